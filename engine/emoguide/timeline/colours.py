@@ -36,6 +36,7 @@ COLOURS: dict[str, MarkerColour] = {
     "mixed_signals": MarkerColour("PINK", "Pink", 2, "COLOR_07"),
     "brief_expression": MarkerColour("MAGENTA", "Fuchsia", 2, "COLOR_07"),
     "media_offline": MarkerColour("BLACK", "Cocoa", 1, "COLOR_08"),
+    "analysis_error": MarkerColour("BLACK", "Cocoa", 1, "COLOR_08"),
     "timeline": MarkerColour("CYAN", "Sky", 7, "COLOR_05"),
 }
 

@@ -1,0 +1,5 @@
+import sys
+
+from emoguide.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,134 @@
+"""``emoguide analyze``: timelines in, annotated timelines and reports out.
+
+Exit codes (so batch scripts can tell what happened):
+0 every clip analysed; 3 partial (some clips offline or unreadable: see the
+markers and the report); 1 at least one timeline could not be read or written;
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+log = logging.getLogger("emoguide")
+
+EXIT_OK, EXIT_FAILED, EXIT_PARTIAL = 0, 1, 3
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "analyze", help="analyse timelines and write emotion markers and a report",
+        description="Analyse every clip of one or more timelines (any format OpenTimelineIO reads, or folders of "
+                    "them) and write a copy annotated with emotion markers, plus an HTML/CSV/JSON report.",
+        epilog="examples:\n  emoguide analyze cut.otio -o cut.emotions.otio --report out/\n"
+               "  emoguide analyze reel1.otio reel2.otio --out-dir annotated/\n"
+               "  emoguide analyze timelines/ --out-dir annotated/ --report reports/ --quiet",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("inputs", nargs="+", type=Path, help="timeline files or folders holding them")
+    p.add_argument("-o", "--output", type=Path, help="output timeline (one input only); default NAME.emotions.otio")
+    p.add_argument("--out-dir", type=Path, help="folder for annotated timelines (batch)")
+    p.add_argument("--in-place", action="store_true", help="overwrite the input timeline (never done otherwise)")
+    p.add_argument("--report", type=Path, help="folder for the HTML/CSV/JSON report (one sub-folder per timeline in batch)")
+    p.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
+    p.add_argument("--modalities", default="face,voice,text", help="comma list of face,voice,text (default: all)")
+    p.add_argument("--fps", type=float, default=4.0, help="face detection samples per second (default 4)")
+    p.add_argument("--window", type=float, default=2.0, help="analysis window in seconds (default 2)")
+    p.add_argument("--hop", type=float, default=1.0, help="window hop in seconds (default 1)")
+    p.add_argument("--max-side", type=int, default=640, help="decode-time downscale, longest side px (default 640)")
+    p.add_argument("--no-brief", action="store_true", help="skip full-rate brief-expression spotting (faster)")
+    p.add_argument("--no-transcribe", action="store_true", help="never run speech-to-text (captions still used)")
+    p.add_argument("--fusion", help="fusion method (default: learned when shipped, else late)")
+    p.add_argument("--cache-dir", type=Path, help="analysis cache folder (default ~/.cache/emoguide or $EMOGUIDE_CACHE)")
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the analysis cache")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar, only errors")
+    p.add_argument("--json-progress", action="store_true", help="progress as JSON lines on stderr")
+    p.set_defaults(run=run)
+
+
+def collect_inputs(inputs: list[Path]) -> list[Path]:
+    """Expand folders into the timeline files inside them (by suffixes OTIO can read)."""
+    import opentimelineio as otio
+
+    suffixes = {s.lower() for s in otio.adapters.suffixes_with_defined_adapters(read=True)}
+    suffixes.discard("json")  # too generic inside a folder; pass .json timelines explicitly
+    files: list[Path] = []
+    for item in inputs:
+        if item.is_dir():
+            files.extend(sorted(p for p in item.rglob("*") if p.is_file() and p.suffix.lower().lstrip(".") in suffixes
+                                and ".emotions." not in p.name))
+        else:
+            files.append(item)
+    return files
+
+
+def output_path(src: Path, args: argparse.Namespace, batch: bool) -> Path:
+    if args.in_place:
+        return src
+    if args.output and not batch:
+        return args.output
+    name = f"{src.stem}.emotions.otio"
+    return (args.out_dir / name) if args.out_dir else src.with_name(name)
+
+
+def run(args: argparse.Namespace) -> int:
+    from emoguide.cli.progress_bar import JsonLinesProgress, TerminalProgress
+    from emoguide.pipeline.analyze import analyze_timeline
+    from emoguide.pipeline.cache import AnalysisCache
+    from emoguide.pipeline.engine import Engine
+    from emoguide.pipeline.windows import AnalysisSettings
+    from emoguide.report.html import write_report
+    from emoguide.timeline.io import OutputError, write_timeline
+    from emoguide.timeline.mapping import TimelineError, load_timeline
+    from emoguide.timeline.markers import annotated_copy
+
+    files = collect_inputs(args.inputs)
+    if not files:
+        log.error("no timeline files found in %s", ", ".join(map(str, args.inputs)))
+        return EXIT_FAILED
+    batch = len(files) > 1
+    if args.output and batch:
+        log.error("-o/--output names one file; with several inputs use --out-dir")
+        return 2
+    settings = AnalysisSettings(window_s=args.window, hop_s=args.hop, sample_fps=args.fps, spot_brief=not args.no_brief,
+                                max_side=args.max_side, transcribe=not args.no_transcribe)
+    modalities = tuple(m.strip() for m in args.modalities.split(",") if m.strip())
+    engine = Engine.load(device=args.device, modalities=modalities, fusion=args.fusion)
+    for name, reason in engine.unavailable.items():
+        log.warning("%s modality unavailable (%s): analysing without it", name, reason)
+    cache = AnalysisCache(args.cache_dir, enabled=not args.no_cache)
+    worst = EXIT_OK
+    for src in files:
+        try:
+            timeline = load_timeline(src)
+        except TimelineError as exc:
+            log.error("%s", exc)
+            worst = EXIT_FAILED
+            continue
+        progress = JsonLinesProgress(str(src)) if args.json_progress else TerminalProgress(src.name, args.quiet)
+        analysis = analyze_timeline(timeline, base_dir=src.resolve().parent, settings=settings, engine=engine,
+                                    cache=cache, progress=progress)
+        annotated = annotated_copy(timeline, analysis)
+        dest = output_path(src, args, batch)
+        try:
+            write_timeline(annotated, dest, input_path=src, in_place=args.in_place)
+        except (OutputError, OSError) as exc:
+            log.error("%s: %s", src, exc)
+            worst = EXIT_FAILED
+            continue
+        if args.report:
+            folder = args.report / src.stem if batch else args.report
+            page = write_report(analysis, folder)
+            if not args.quiet:
+                print(f"report: {page}")
+        for clip in analysis.clips:
+            if clip.status in ("offline", "error"):
+                log.warning("%s: clip %s (%s): %s", src.name, clip.job.clip_name, clip.job.clip_id, clip.message)
+        if not args.quiet:
+            ok = sum(c.status == "ok" for c in analysis.clips)
+            print(f"{src.name}: {ok}/{len(analysis.clips)} clips analysed → {dest}")
+        if analysis.partial and worst == EXIT_OK:
+            worst = EXIT_PARTIAL
+    return worst
+

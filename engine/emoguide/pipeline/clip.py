@@ -1,0 +1,204 @@
+"""Analysing one clip's used media range: decode → recognisers → fusion.
+
+Video is decoded in chunks of a few seconds (a background thread keeps the next
+chunk decoding while the models work), so memory stays flat however long the
+clip is. Every frame of the used range goes through the cheap expression net
+(brief expressions need full rate); the expensive face detector runs only on
+every k-th frame and the tracker carries boxes in between.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from emoguide.labels import NUM_CLASSES
+from emoguide.pipeline.engine import Engine
+from emoguide.pipeline.progress import ProgressCallback, check_cancel, emit
+from emoguide.pipeline.results import BriefEvent, ClipWindows
+from emoguide.pipeline.text_windows import words_for_clip, window_texts
+from emoguide.pipeline.windows import AnalysisSettings, make_windows
+from emoguide.recognition.base import ModalityResult
+from emoguide.timeline.mapping import ClipJob
+
+log = logging.getLogger(__name__)
+
+CHUNK_S = 8.0  # seconds of video decoded and analysed together
+
+
+@dataclass
+class ClipOutput:
+    windows: ClipWindows
+    events: list[BriefEvent]
+    words: list[dict]
+    thumbnail_jpeg: bytes | None
+
+
+def analyze_clip(job: ClipJob, info, engine: Engine, settings: AnalysisSettings,
+                 progress: ProgressCallback | None = None, cancel: threading.Event | None = None) -> ClipOutput:
+    """Analyse ``job``'s media range (``info`` is its :class:`MediaInfo`). Raises MediaError subclasses."""
+    starts, ends = make_windows(job.media_start_s, job.media_end_s, settings)
+    n = len(starts)
+    results: dict[str, ModalityResult] = {}
+    stats: dict[str, np.ndarray] = {}
+    events: list[BriefEvent] = []
+    thumbnail = None
+
+    if info.has_video and engine.has("face"):
+        face_result, picture_stats, events, thumbnail = _analyze_video(job, info, engine, settings, starts, ends,
+                                                                       progress, cancel)
+        results["face"] = face_result
+        stats.update(picture_stats)
+    elif engine.has("face"):
+        results["face"] = ModalityResult.absent(n)
+
+    audio = None
+    if info.has_audio and engine.has("voice"):
+        check_cancel(cancel)
+        from emoguide.media.audio import read_audio_range
+        from emoguide.media.stats import audio_window_stats
+
+        audio = read_audio_range(job.source.path, job.media_start_s, job.media_end_s, rate=16000)
+        rel_s, rel_e = starts - job.media_start_s, ends - job.media_start_s
+        emit(progress, "infer", 0, 1, job.clip_id, "voice")
+        results["voice"] = engine.recognisers["voice"].analyze_audio(audio, rel_s, rel_e)
+        for key, values in audio_window_stats(audio, rel_s, rel_e).items():
+            stats[f"audio_{key}"] = np.asarray(values, dtype=np.float32)
+    elif engine.has("voice"):
+        results["voice"] = ModalityResult.absent(n)
+
+    words = words_for_clip(job, engine, audio, results.get("voice"), transcribe=settings.transcribe)
+    if engine.has("text"):
+        check_cancel(cancel)
+        texts = window_texts(words, starts, ends)
+        results["text"] = engine.recognisers["text"].predict(texts)
+
+    fused = engine.fusion.fuse(results) if results else None
+    windows = ClipWindows(
+        start_s=starts.astype(np.float32), end_s=ends.astype(np.float32),
+        timeline_start_s=np.array([job.media_to_timeline(s) for s in starts], dtype=np.float32),
+        timeline_end_s=np.array([job.media_to_timeline(e) for e in ends], dtype=np.float32),
+        probs=fused.probs if fused else np.full((n, NUM_CLASSES), 1.0 / NUM_CLASSES, np.float32),
+        vad=fused.vad if fused else np.zeros((n, 3), np.float32),
+        confidence=fused.confidence if fused else np.zeros(n, np.float32),
+        disagreement=fused.disagreement if fused else np.zeros(n, np.float32),
+        disagreeing_pair=fused.disagreeing_pair if fused else [""] * n,
+        contributions=fused.contributions if fused else {},
+        modalities={name: _modality_columns(res) for name, res in results.items()},
+        stats=stats, fusion=fused.method if fused else "none", vad_source=fused.vad_source if fused else "none",
+    )
+    return ClipOutput(windows=windows, events=events, words=words, thumbnail_jpeg=thumbnail)
+
+
+def _modality_columns(res: ModalityResult) -> dict[str, np.ndarray]:
+    cols = {"probs": res.probs, "present": res.present, "reliability": res.reliability, "confidence": res.confidence}
+    if res.vad is not None:
+        cols["vad"] = res.vad
+    for key, value in res.extras.items():
+        value = np.asarray(value)
+        if value.ndim >= 1 and len(value) == len(res.probs) and value.dtype.kind in "fiub":
+            cols[key] = value
+    return cols
+
+
+def _analyze_video(job, info, engine, settings, starts, ends, progress, cancel):
+    """Face results per window, picture stats per window, brief events, a thumbnail."""
+    from emoguide.media.prefetch import prefetch
+    from emoguide.media.stats import frame_stats, motion_energy
+    from emoguide.media.video import iter_video_frames
+
+    face = engine.recognisers["face"]
+    rate = float(info.video_rate) if info.video_rate else 25.0
+    full_rate = settings.spot_brief
+    sample_fps = None if full_rate else settings.sample_fps
+    detect_every = max(1, int(round(rate / settings.sample_fps))) if full_rate else 1
+    frames_iter = prefetch(iter_video_frames(job.source.path, job.media_start_s, job.media_end_s,
+                                             sample_fps=sample_fps, max_side=settings.max_side, info=info),
+                           maxsize=int(rate * 2) + 4)
+    per_frame: list = []
+    times: list[np.ndarray] = []
+    stat_rows: list[dict[str, np.ndarray]] = []
+    motion: list[np.ndarray] = []
+    thumbnail = None
+    mid = 0.5 * (job.media_start_s + job.media_end_s)
+    prev_last = None
+    chunk, chunk_t = [], []
+    total = job.media_duration_s
+
+    def flush():
+        nonlocal prev_last, thumbnail
+        frames = np.stack(chunk)
+        t = np.asarray(chunk_t, dtype=np.float64)
+        per_frame.append(face.analyze_frames(frames, t, detect_every=detect_every))
+        times.append(t)
+        stat_rows.append(frame_stats(frames))
+        with_prev = frames if prev_last is None else np.concatenate([prev_last[None], frames])
+        m = motion_energy(with_prev)
+        motion.append(m[-len(frames):] if len(m) >= len(frames) else np.concatenate([np.zeros(len(frames) - len(m)), m]))
+        prev_last = frames[-1]
+        if thumbnail is None and t[-1] >= mid:
+            thumbnail = _jpeg(frames[int(np.argmin(np.abs(t - mid)))])
+        emit(progress, "decode", float(t[-1] - job.media_start_s), total, job.clip_id, "video")
+        chunk.clear()
+        chunk_t.clear()
+
+    try:
+        for frame in frames_iter:
+            chunk.append(frame.image)
+            chunk_t.append(frame.time_s)
+            if chunk_t[-1] - chunk_t[0] >= CHUNK_S:
+                check_cancel(cancel)
+                flush()
+        if chunk:
+            flush()
+    finally:
+        close = getattr(frames_iter, "close", None)
+        if close:
+            close()
+    n = len(starts)
+    if not per_frame:
+        return ModalityResult.absent(n), {}, [], None
+    frames_all = _concat_face_frames(per_frame)
+    t_all = np.concatenate(times)
+    result = face.aggregate(frames_all, t_all, starts, ends)
+    events = [BriefEvent(e.onset_s, e.apex_s, e.offset_s, e.label, float(e.strength))
+              for e in face.spot(frames_all, t_all)] if full_rate else []
+    picture = {k: np.concatenate([row[k] for row in stat_rows]) for k in stat_rows[0]}
+    picture["motion"] = np.concatenate(motion)
+    stats = {k: _window_mean(v, t_all, starts, ends) for k, v in picture.items()}
+    return result, stats, events, thumbnail
+
+
+def _concat_face_frames(parts: list):
+    """Concatenate per-chunk FaceFrames dataclasses field by field."""
+    import dataclasses
+
+    first = parts[0]
+    values = {}
+    for f in dataclasses.fields(first):
+        items = [getattr(p, f.name) for p in parts]
+        values[f.name] = np.concatenate(items) if isinstance(items[0], np.ndarray) else items[0]
+    return type(first)(**values)
+
+
+def _window_mean(values: np.ndarray, times: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    out = np.full(len(starts), np.nan, dtype=np.float32)
+    for i, (s, e) in enumerate(zip(starts, ends)):
+        sel = (times >= s) & (times < e)
+        if sel.any():
+            out[i] = float(np.nanmean(values[sel]))
+    return out
+
+
+def _jpeg(image: np.ndarray, width: int = 240) -> bytes:
+    from PIL import Image
+
+    img = Image.fromarray(image)
+    img.thumbnail((width, width))
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", quality=80)
+    return buf.getvalue()
