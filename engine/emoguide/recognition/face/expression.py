@@ -1,0 +1,73 @@
+"""Facial expression classifier: a compact VGG-style CNN on 48×48 grey faces (FER2013).
+
+Small on purpose: it runs on every frame of a clip (brief expressions need full
+frame rate), so it must classify hundreds of faces per second on a laptop CPU.
+Input: float tensor (N, 1, 48, 48) in 0..1; output: logits over
+:data:`emoguide.labels.LABELS`. Preprocessing lives here so training and
+inference cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+INPUT_SIZE = 48
+#: FER2013 crops include some hair and chin: expand detector boxes by this much per side
+BOX_EXPAND = 0.15
+
+
+def _block(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
+        nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
+        nn.MaxPool2d(2),
+    )
+
+
+class ExpressionNet(nn.Module):
+    def __init__(self, num_classes: int = 7, width: int = 32, dropout: float = 0.4):
+        super().__init__()
+        self.features = nn.Sequential(_block(1, width), _block(width, 2 * width), _block(2 * width, 4 * width),
+                                      _block(4 * width, 8 * width))
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout),
+                                  nn.Linear(8 * width, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features((x - 0.5) / 0.25))
+
+
+def crop_faces(frames: np.ndarray, frame_index: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Grey 48×48 crops (N, 48, 48) float32 0..1 for ``boxes`` (N, 4) in pixel x1,y1,x2,y2 of ``frames[frame_index]``.
+
+    The box is squared around its centre and expanded by :data:`BOX_EXPAND` to
+    match FER2013's framing; areas outside the frame are edge-padded.
+    """
+    from PIL import Image
+
+    out = np.zeros((len(boxes), INPUT_SIZE, INPUT_SIZE), np.float32)
+    for i, (fi, box) in enumerate(zip(frame_index, boxes)):
+        img = frames[int(fi)]
+        x1, y1, x2, y2 = box
+        cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+        side = max(x2 - x1, y2 - y1) * (1 + 2 * BOX_EXPAND)
+        left, top = int(round(cx - side / 2)), int(round(cy - side / 2))
+        size = max(2, int(round(side)))
+        grey = img.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+        pad = size
+        padded = np.pad(grey, pad, mode="edge")
+        crop = padded[top + pad:top + pad + size, left + pad:left + pad + size]
+        resized = Image.fromarray(crop.astype(np.uint8)).resize((INPUT_SIZE, INPUT_SIZE), Image.BILINEAR)
+        out[i] = np.asarray(resized, np.float32) / 255.0
+    return out
+
+
+def load_expression_net(device: str = "cpu") -> ExpressionNet:
+    """The shipped classifier, checksum-verified (see weights/face_expression.md)."""
+    from emoguide.recognition.base import verified_weights
+
+    checkpoint = torch.load(verified_weights("face_expression.pt"), map_location="cpu", weights_only=False)
+    model = ExpressionNet(width=checkpoint["width"])
+    model.load_state_dict(checkpoint["state_dict"])
+    return model.to(device).eval()

@@ -1,0 +1,122 @@
+"""The face modality: detect → track → classify every frame → windows and brief events.
+
+Reliability of a frame's reading is the detector's confidence times a size
+factor: FER2013 faces are 48 px, so faces much smaller than that on screen
+(a wide shot) are down-weighted rather than trusted like a close-up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from emoguide.labels import NUM_CLASSES
+from emoguide.recognition.base import ModalityResult, Recogniser, RecogniserSpec, register, verified_weights, sha256_of
+from emoguide.recognition.face.detector import FaceDetector
+from emoguide.recognition.face.expression import crop_faces, load_expression_net
+from emoguide.recognition.face.spotting import BriefExpression, spot_brief_expressions
+from emoguide.recognition.face.tracker import dominant_boxes, link_tracks
+
+#: a face this many pixels wide (in the analysed frame) or more is fully reliable
+RELIABLE_FACE_PX = 64.0
+
+
+@dataclass
+class FaceFrames:
+    """Per-frame arrays (T rows each): the dominant face's reading."""
+
+    probs: np.ndarray  # (T, 7)
+    present: np.ndarray  # (T,) bool
+    reliability: np.ndarray  # (T,)
+    boxes: np.ndarray  # (T, 4), NaN where no face
+    face_area_frac: np.ndarray  # (T,)
+    n_faces: np.ndarray  # (T,) faces found at the nearest detection
+
+
+@register("face")
+class FaceRecogniser(Recogniser):
+    def __init__(self, detector: FaceDetector, expression: torch.nn.Module, version: str, device: str = "cpu"):
+        super().__init__()
+        self.detector = detector
+        self.expression = expression
+        self._modules = {"detector": detector, "expression": expression}
+        self.device = device
+        self.spec = RecogniserSpec(modality="face", version=version, window_s=2.0, hop_s=1.0, sample_rate=4.0)
+
+    @classmethod
+    def load(cls, device: str | None = None) -> "FaceRecogniser":
+        from emoguide.recognition.base import pick_device
+
+        device = pick_device(device)
+        path = verified_weights("face_expression.pt")
+        return cls(FaceDetector(device), load_expression_net(device), sha256_of(path)[:12], device)
+
+    def predict(self, batch) -> ModalityResult:
+        frames, times, starts, ends = batch
+        return self.aggregate(self.analyze_frames(frames, times), times, starts, ends)
+
+    def analyze_frames(self, frames: np.ndarray, times: np.ndarray, detect_every: int = 1) -> FaceFrames:
+        n = len(frames)
+        h, w = frames.shape[1:3]
+        key = list(range(0, n, max(1, detect_every)))
+        if key and key[-1] != n - 1:
+            key.append(n - 1)
+        detections = []
+        for i in range(0, len(key), 32):
+            detections.extend(self.detector.detect(frames[key[i:i + 32]]))
+        tracks = link_tracks(key, detections)
+        main = max(tracks, key=lambda t: t.weight()) if tracks else None
+        boxes, scores = dominant_boxes(n, main, max(1, detect_every))
+        present = ~np.isnan(boxes[:, 0])
+        probs = np.full((n, NUM_CLASSES), 1.0 / NUM_CLASSES, np.float32)
+        idx = np.nonzero(present)[0]
+        if len(idx):
+            crops = crop_faces(frames, idx, boxes[idx])
+            probs[idx] = self._classify(crops)
+        side = np.where(present, np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]), 0.0)
+        reliability = np.where(present, scores * np.clip(side / RELIABLE_FACE_PX, 0.2, 1.0), 0.0).astype(np.float32)
+        area = np.where(present, (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]) / float(h * w), 0.0)
+        nearest = np.array([len(detections[int(np.argmin(np.abs(np.array(key) - i)))][0]) for i in range(n)]) if key \
+            else np.zeros(n, int)
+        return FaceFrames(probs, present, reliability, boxes, area.astype(np.float32), nearest.astype(np.int32))
+
+    def _classify(self, crops: np.ndarray, batch: int = 256) -> np.ndarray:
+        out = []
+        with torch.inference_mode():
+            for i in range(0, len(crops), batch):
+                x = torch.from_numpy(crops[i:i + batch]).unsqueeze(1).to(self.device)
+                p = 0.5 * (self.expression(x).softmax(1) + self.expression(torch.flip(x, dims=[3])).softmax(1))
+                out.append(p.cpu().numpy())
+        return np.concatenate(out).astype(np.float32)
+
+    def aggregate(self, frames: FaceFrames, times: np.ndarray, window_starts: np.ndarray,
+                  window_ends: np.ndarray) -> ModalityResult:
+        """Reliability-weighted mean of the frames inside each window."""
+        n = len(window_starts)
+        probs = np.full((n, NUM_CLASSES), 1.0 / NUM_CLASSES, np.float32)
+        present = np.zeros(n, bool)
+        reliability = np.zeros(n, np.float32)
+        area = np.zeros(n, np.float32)
+        faces = np.zeros(n, np.float32)
+        times = np.asarray(times)
+        for i, (s, e) in enumerate(zip(window_starts, window_ends)):
+            sel = (times >= s) & (times < e)
+            if not sel.any():
+                continue
+            weight = frames.reliability[sel]
+            faces[i] = float(frames.n_faces[sel].max())
+            if weight.sum() <= 0:
+                continue
+            present[i] = True
+            probs[i] = (frames.probs[sel] * weight[:, None]).sum(0) / weight.sum()
+            # reliability of the window: mean frame reliability, scaled by how much of it had a face
+            reliability[i] = float(weight.mean())
+            area[i] = float(frames.face_area_frac[sel][frames.present[sel]].mean())
+        confidence = (probs.max(axis=1) * reliability).astype(np.float32)
+        return ModalityResult(probs=probs, confidence=confidence, present=present, reliability=reliability,
+                              extras={"face_area_frac": area, "n_faces": faces})
+
+    def spot(self, frames: FaceFrames, times: np.ndarray) -> list[BriefExpression]:
+        return spot_brief_expressions(frames.probs, times, frames.present)

@@ -1,0 +1,67 @@
+"""Spotting brief facial expressions: short onset–apex–offset events at full frame rate.
+
+Brief (≤ 0.5 s) expressions are what an editor cuts on: a flash of surprise, a
+suppressed smile. Following the micro-expression spotting literature's
+"feature difference" idea (Moilanen et al. 2014), each non-neutral class's
+probability is compared with its local baseline (the median over a window
+several times longer than the event); an event is a run where it rises by at
+least ``min_rise`` above baseline, lasts no longer than ``max_duration_s`` and
+falls back. Slow build-ups (a smile that stays) are not brief and are left to
+the windowed emotion reading.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from emoguide.labels import LABELS
+
+
+@dataclass(frozen=True)
+class BriefExpression:
+    onset_s: float
+    apex_s: float
+    offset_s: float
+    label: str
+    strength: float  # apex probability rise above the local baseline
+
+
+def spot_brief_expressions(probs: np.ndarray, times: np.ndarray, present: np.ndarray, *, min_rise: float = 0.25,
+                           max_duration_s: float = 0.5, min_duration_s: float = 0.04, baseline_s: float = 2.0,
+                           ) -> list[BriefExpression]:
+    """Events in per-frame class probabilities ``probs`` (T, 7) at ``times`` (T,) where a face is ``present``."""
+    probs = np.asarray(probs, np.float32)
+    times = np.asarray(times, np.float64)
+    present = np.asarray(present, bool)
+    if len(times) < 3:
+        return []
+    dt = float(np.median(np.diff(times)))
+    half = max(2, int(round(baseline_s / dt / 2)))
+    events: list[BriefExpression] = []
+    for c, label in enumerate(LABELS):
+        if label == "neutral":
+            continue
+        p = np.where(present, probs[:, c], np.nan)
+        baseline = np.array([np.nanmedian(p[max(0, i - half):i + half + 1]) if present[i] else np.nan
+                             for i in range(len(p))])
+        rise = np.nan_to_num(p - baseline, nan=0.0)
+        above = rise >= min_rise
+        i = 0
+        while i < len(above):
+            if not above[i]:
+                i += 1
+                continue
+            j = i
+            while j < len(above) and above[j]:
+                j += 1
+            onset, offset = max(0, i - 1), min(len(times) - 1, j)
+            duration = times[offset] - times[onset]
+            returned = j < len(above) and present[j]  # it fell back while the face was still there
+            if min_duration_s <= duration <= max_duration_s and returned and i > 0:
+                apex = i + int(np.argmax(rise[i:j]))
+                events.append(BriefExpression(float(times[onset]), float(times[apex]), float(times[offset]), label,
+                                              float(rise[apex])))
+            i = j
+    return sorted(events, key=lambda e: e.apex_s)

@@ -1,0 +1,157 @@
+"""Train and evaluate the facial expression classifier on FER2013's official splits.
+
+Train on ``Training``, choose the epoch on ``PublicTest``, report ``PrivateTest``
+once (FER2013 has no person ids; the official splits are the standard protocol).
+
+    python -m emoguide.training.face --data ../shared/data            # ≈ 30 min on 2 CPU cores
+    emoguide eval --task face --data ../shared/data                   # PrivateTest metrics
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import logging
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from emoguide.evaluation.metrics import ClassificationReport, classification_report
+from emoguide.labels import LABEL_INDEX, LABELS, to_common
+from emoguide.recognition.base import WEIGHTS_DIR, record_checksum, sha256_of
+
+log = logging.getLogger(__name__)
+WEIGHTS_NAME = "face_expression.pt"
+SPLITS = ("Training", "PublicTest", "PrivateTest")
+
+
+def load_split(data_dir: Path, split: str, cache_dir: Path = Path("/tmp/emoguide_fer")) -> tuple[np.ndarray, np.ndarray]:
+    """``(images (N,48,48) uint8, labels (N,) common-space indices)``; decoded once, cached as .npz."""
+    from PIL import Image
+
+    cache = cache_dir / f"{split}.npz"
+    if cache.is_file():
+        d = np.load(cache)
+        return d["x"], d["y"]
+    root = Path(data_dir) / "fer2013" / split
+    if not root.is_dir():
+        raise FileNotFoundError(f"FER2013 split not found: {root}")
+    xs, ys = [], []
+    for label_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+        y = LABEL_INDEX[to_common("fer2013", label_dir.name)]
+        for f in sorted(label_dir.glob("*.jpg")):
+            xs.append(np.asarray(Image.open(f).convert("L").resize((48, 48)), np.uint8))
+            ys.append(y)
+    x, y = np.stack(xs), np.array(ys, np.int64)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    np.savez(cache, x=x, y=y)
+    return x, y
+
+
+def augment(batch: torch.Tensor) -> torch.Tensor:
+    """Random flip, ±10° rotation, ±10% scale, ±4 px shift, brightness/contrast jitter (one affine grid)."""
+    n = batch.shape[0]
+    flip = torch.where(torch.rand(n) < 0.5, -1.0, 1.0)
+    angle = (torch.rand(n) - 0.5) * (20 * np.pi / 180)
+    scale = 1 + (torch.rand(n) - 0.5) * 0.2
+    shift = (torch.rand(n, 2) - 0.5) * (8 / 24)
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack([torch.stack([cos * flip, -sin, shift[:, 0]], 1), torch.stack([sin * flip, cos, shift[:, 1]], 1)], 1)
+    grid = F.affine_grid(theta, batch.shape, align_corners=False)
+    out = F.grid_sample(batch, grid, padding_mode="border", align_corners=False)
+    gain = 1 + (torch.rand(n, 1, 1, 1) - 0.5) * 0.4
+    bias = (torch.rand(n, 1, 1, 1) - 0.5) * 0.2
+    return (out * gain + bias).clamp(0, 1)
+
+
+def predict(model, images: np.ndarray, batch: int = 512, tta: bool = True) -> np.ndarray:
+    """Softmax probabilities (N, 7); with ``tta`` the mean over the image and its mirror."""
+    model.eval()
+    out = []
+    with torch.inference_mode():
+        for i in range(0, len(images), batch):
+            x = torch.from_numpy(images[i:i + batch]).float().div(255).unsqueeze(1)
+            p = model(x).softmax(1)
+            if tta:
+                p = 0.5 * (p + model(torch.flip(x, dims=[3])).softmax(1))
+            out.append(p.numpy())
+    return np.concatenate(out)
+
+
+def train(data_dir: Path, out_dir: Path = WEIGHTS_DIR, epochs: int = 14, batch: int = 128, lr: float = 3e-3,
+          width: int = 24, seed: int = 0, threads: int = 2) -> dict:
+    from emoguide.recognition.face.expression import ExpressionNet
+
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    torch.set_num_threads(threads)
+    x_tr, y_tr = load_split(data_dir, "Training")
+    x_val, y_val = load_split(data_dir, "PublicTest")
+    model = ExpressionNet(width=width)
+    steps = epochs * int(np.ceil(len(x_tr) / batch))
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=5e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.15)
+    counts = np.bincount(y_tr, minlength=len(LABELS)).astype(np.float32)
+    class_w = torch.tensor((counts.sum() / counts / len(LABELS)) ** 0.5)  # soften the disgust imbalance
+    best, best_state, history = -1.0, None, []
+    xt = torch.from_numpy(x_tr)
+    yt = torch.from_numpy(y_tr)
+    for epoch in range(epochs):
+        model.train()
+        t0 = time.time()
+        order = torch.randperm(len(xt))
+        total = 0.0
+        for i in range(0, len(order), batch):
+            idx = order[i:i + batch]
+            x = augment(xt[idx].float().div(255).unsqueeze(1))
+            loss = F.cross_entropy(model(x), yt[idx], weight=class_w, label_smoothing=0.1)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += float(loss) * len(idx)
+        acc = float((predict(model, x_val, tta=False).argmax(1) == y_val).mean())
+        history.append({"epoch": epoch + 1, "loss": total / len(order), "public_acc": acc, "s": time.time() - t0})
+        log.warning("epoch %d loss %.3f PublicTest %.4f (%.0fs)", epoch + 1, total / len(order), acc, time.time() - t0)
+        if acc > best:
+            best, best_state = acc, {k: v.clone() for k, v in model.state_dict().items()}
+    path = Path(out_dir) / WEIGHTS_NAME
+    torch.save({"state_dict": best_state, "width": width, "labels": list(LABELS), "history": history}, path)
+    if Path(out_dir).resolve() == WEIGHTS_DIR.resolve():
+        record_checksum(path)
+    return {"public_acc": best, "history": history, "path": str(path)}
+
+
+def evaluate(data_dir: Path, tta: bool = True) -> ClassificationReport:
+    """PrivateTest metrics of the shipped weights (flip test-time augmentation as shipped)."""
+    from emoguide.recognition.face.expression import load_expression_net
+
+    model = load_expression_net("cpu")
+    x, y = load_split(data_dir, "PrivateTest")
+    return classification_report("face: FER2013 PrivateTest (official split, flip TTA)" if tta else
+                                 "face: FER2013 PrivateTest", y, predict(model, x, tta=tta), LABELS)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, default=Path("../shared/data"))
+    p.add_argument("--epochs", type=int, default=14)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--out", type=Path, default=WEIGHTS_DIR)
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    t0 = time.time()
+    result = train(args.data, args.out, epochs=args.epochs, threads=args.threads)
+    report = evaluate(args.data)
+    print(report.format())
+    print(f"best PublicTest {result['public_acc']:.4f}; trained in {(time.time() - t0) / 60:.1f} min on "
+          f"{platform.processor() or platform.machine()} ({datetime.date.today()}); "
+          f"sha256 {sha256_of(Path(result['path']))[:12]}")
+
+
+if __name__ == "__main__":
+    main()
