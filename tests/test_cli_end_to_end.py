@@ -1,0 +1,108 @@
+"""The README's main job, for real: `emoguide analyze` on the bundled demo with the shipped models.
+
+One analysis of the demo is shared by the tests below (it loads every model
+once); each test then checks one promise about what the user gets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+
+import opentimelineio as otio
+import pytest
+from conftest import EXAMPLES
+
+from emoguide import NAMESPACE
+from emoguide.cli.main import main
+from emoguide.timeline.markers import remove_our_markers
+
+
+def sha(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    work = tmp_path_factory.mktemp("demo")
+    shutil.copytree(EXAMPLES, work / "examples")
+    src = work / "examples" / "demo.otio"
+    before = sha(src)
+    out = work / "out" / "demo.emotions.otio"
+    code = main(["analyze", str(src), "-o", str(out), "--report", str(work / "report"), "--quiet",
+                 "--cache-dir", str(work / "cache")])
+    return {"code": code, "src": src, "before": before, "out": out, "report": work / "report", "work": work}
+
+
+def test_exit_code_and_input_untouched(demo_run):
+    assert demo_run["code"] == 0
+    assert sha(demo_run["src"]) == demo_run["before"]
+
+
+def test_every_clip_gets_emotion_markers_from_real_models(demo_run):
+    tl = otio.adapters.read_from_file(str(demo_run["out"]))
+    clips = list(tl.find_clips())
+    assert len(clips) == 5
+    for clip in clips:
+        kinds = [m.metadata[NAMESPACE]["kind"] for m in clip.markers if NAMESPACE in m.metadata]
+        assert "emotion" in kinds, clip.name
+        assert clip.metadata[NAMESPACE]["summary"]["modalities"], clip.name
+    talking = [c for c in clips if c.name.startswith("cremad")]
+    for clip in talking:  # a talking face on screen: face and voice both heard
+        assert {"face", "voice"} <= set(clip.metadata[NAMESPACE]["summary"]["modalities"]), clip.name
+    # the user's marker is still there, untouched
+    user = [m for m in clips[2].markers if NAMESPACE not in m.metadata]
+    assert [m.name for m in user] == ["Director: is this take too much?"]
+
+
+def test_round_trip_is_lossless(demo_run):
+    annotated = otio.adapters.read_from_file(str(demo_run["out"]))
+    original = otio.adapters.read_from_file(str(demo_run["src"]))
+    remove_our_markers(annotated)
+    assert annotated.is_equivalent_to(original)
+
+
+def test_report_files(demo_run):
+    html = (demo_run["report"] / "index.html").read_text()
+    assert "<svg" in html and "cremad_1001_DFA_angry" in html and "data:image/jpeg;base64" in html
+    data = json.loads((demo_run["report"] / "analysis.json").read_text())
+    assert len(data["clips"]) == 5 and not data["partial"]
+    rows = (demo_run["report"] / "windows.csv").read_text().splitlines()
+    assert len(rows) > 10
+
+
+def test_rerun_is_idempotent_and_cached(demo_run, tmp_path):
+    again = tmp_path / "again.otio"
+    code = main(["analyze", str(demo_run["out"]), "-o", str(again), "--quiet",
+                 "--cache-dir", str(demo_run["work"] / "cache")])
+    assert code == 0
+    first = otio.adapters.read_from_file(str(demo_run["out"]))
+    second = otio.adapters.read_from_file(str(again))
+    count = lambda tl: sum(1 for c in tl.find_clips() for m in c.markers)  # noqa: E731
+    assert count(first) == count(second)
+
+
+def test_refuses_to_overwrite_input_and_reports_bad_files(demo_run, tmp_path):
+    src = demo_run["src"]
+    assert main(["analyze", str(src), "-o", str(src), "--quiet", "--modalities", "text"]) == 1
+    assert sha(src) == demo_run["before"]
+    bad = tmp_path / "bad.otio"
+    bad.write_text("{not json")
+    assert main(["analyze", str(bad), "--quiet", "--modalities", "text"]) == 1
+
+
+def test_offline_media_gives_partial_exit_code(demo_run, tmp_path):
+    tl = otio.adapters.read_from_file(str(demo_run["src"]))
+    first = next(iter(tl.find_clips()))
+    first.media_reference.target_url = str(tmp_path / "gone.mp4")
+    path = tmp_path / "offline.otio"
+    otio.adapters.write_to_file(tl, str(path))
+    out = tmp_path / "offline.emotions.otio"
+    # relative media of the other clips resolve against the timeline's folder: copy the media beside it
+    shutil.copytree(demo_run["src"].parent / "media", tmp_path / "media")
+    assert main(["analyze", str(path), "-o", str(out), "--quiet", "--modalities", "text",
+                 "--cache-dir", str(tmp_path / "c")]) == 3
+    annotated = otio.adapters.read_from_file(str(out))
+    names = [m.name for m in next(iter(annotated.find_clips())).markers]
+    assert any("media offline" in n for n in names)
