@@ -12,6 +12,9 @@ import argparse
 import logging
 from pathlib import Path
 
+from emoguide.cli.common import (add_analysis_arguments, add_target_arguments, cache_from_args, engine_from_args,
+                                 guidance_from_args, progress_from_args, settings_from_args)
+
 log = logging.getLogger("emoguide")
 
 EXIT_OK, EXIT_FAILED, EXIT_PARTIAL = 0, 1, 3
@@ -31,19 +34,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out-dir", type=Path, help="folder for annotated timelines (batch)")
     p.add_argument("--in-place", action="store_true", help="overwrite the input timeline (never done otherwise)")
     p.add_argument("--report", type=Path, help="folder for the HTML/CSV/JSON report (one sub-folder per timeline in batch)")
-    p.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
-    p.add_argument("--modalities", default="face,voice,text", help="comma list of face,voice,text (default: all)")
-    p.add_argument("--fps", type=float, default=4.0, help="face detection samples per second (default 4)")
-    p.add_argument("--window", type=float, default=2.0, help="analysis window in seconds (default 2)")
-    p.add_argument("--hop", type=float, default=1.0, help="window hop in seconds (default 1)")
-    p.add_argument("--max-side", type=int, default=640, help="decode-time downscale, longest side px (default 640)")
-    p.add_argument("--no-brief", action="store_true", help="skip full-rate brief-expression spotting (faster)")
-    p.add_argument("--no-transcribe", action="store_true", help="never run speech-to-text (captions still used)")
-    p.add_argument("--fusion", help="fusion method (default: learned when shipped, else late)")
-    p.add_argument("--cache-dir", type=Path, help="analysis cache folder (default ~/.cache/emoguide or $EMOGUIDE_CACHE)")
-    p.add_argument("--no-cache", action="store_true", help="neither read nor write the analysis cache")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar, only errors")
-    p.add_argument("--json-progress", action="store_true", help="progress as JSON lines on stderr")
+    add_analysis_arguments(p)
+    add_target_arguments(p)
     p.set_defaults(run=run)
 
 
@@ -73,11 +65,7 @@ def output_path(src: Path, args: argparse.Namespace, batch: bool) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from emoguide.cli.progress_bar import JsonLinesProgress, TerminalProgress
     from emoguide.pipeline.analyze import analyze_timeline
-    from emoguide.pipeline.cache import AnalysisCache
-    from emoguide.pipeline.engine import Engine
-    from emoguide.pipeline.windows import AnalysisSettings
     from emoguide.report.html import write_report
     from emoguide.timeline.io import OutputError, write_timeline
     from emoguide.timeline.mapping import TimelineError, load_timeline
@@ -91,13 +79,9 @@ def run(args: argparse.Namespace) -> int:
     if args.output and batch:
         log.error("-o/--output names one file; with several inputs use --out-dir")
         return 2
-    settings = AnalysisSettings(window_s=args.window, hop_s=args.hop, sample_fps=args.fps, spot_brief=not args.no_brief,
-                                max_side=args.max_side, transcribe=not args.no_transcribe)
-    modalities = tuple(m.strip() for m in args.modalities.split(",") if m.strip())
-    engine = Engine.load(device=args.device, modalities=modalities, fusion=args.fusion)
-    for name, reason in engine.unavailable.items():
-        log.warning("%s modality unavailable (%s): analysing without it", name, reason)
-    cache = AnalysisCache(args.cache_dir, enabled=not args.no_cache)
+    settings = settings_from_args(args)
+    engine = engine_from_args(args)
+    cache = cache_from_args(args)
     worst = EXIT_OK
     for src in files:
         try:
@@ -106,10 +90,11 @@ def run(args: argparse.Namespace) -> int:
             log.error("%s", exc)
             worst = EXIT_FAILED
             continue
-        progress = JsonLinesProgress(str(src)) if args.json_progress else TerminalProgress(src.name, args.quiet)
+        progress = progress_from_args(args, str(src))
         analysis = analyze_timeline(timeline, base_dir=src.resolve().parent, settings=settings, engine=engine,
                                     cache=cache, progress=progress)
-        annotated = annotated_copy(timeline, analysis)
+        guidance = guidance_from_args(args, analysis, engine, settings, cache)
+        annotated = annotated_copy(timeline, analysis, guidance)
         dest = output_path(src, args, batch)
         try:
             write_timeline(annotated, dest, input_path=src, in_place=args.in_place)
@@ -119,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
             continue
         if args.report:
             folder = args.report / src.stem if batch else args.report
-            page = write_report(analysis, folder)
+            page = write_report(analysis, folder, guidance)
             if not args.quiet:
                 print(f"report: {page}")
         for clip in analysis.clips:
