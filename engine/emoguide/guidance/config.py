@@ -23,7 +23,8 @@ class GuidanceConfig:
     brightness_sd: float = 0.12
     saturation_mean: float = 0.32
     saturation_sd: float = 0.12
-    colour_min_gap: float = 0.5  # in standardised pleasure/arousal units
+    colour_intent_scale: float = 2.0  # intended valence/arousal ±1 ↔ ±2 SD of image-implied pleasure/arousal
+    colour_min_gap: float = 1.0  # flag when the picture is this many SD from the intent
     # sound
     quiet_db: float = -38.0
     loud_db: float = -16.0

@@ -33,14 +33,15 @@ def colour(facts, ctx) -> list[Suggestion]:
         pleasure, arousal = pa
         want_v, want_a = ctx.intended(f)
         # intended valence/arousal are −1..1; the implied values are in SD units: compare on a shared scale
-        gap_p, gap_a = 2 * want_v - pleasure, 2 * want_a - arousal
+        gap_p = cfg.colour_intent_scale * want_v - pleasure
+        gap_a = cfg.colour_intent_scale * want_a - arousal
         directions, reasons = {}, []
-        if abs(gap_p) >= cfg.colour_min_gap * 2 and (want_v > 0.15 or want_v < -0.15):
+        if abs(gap_p) >= cfg.colour_min_gap and (want_v > 0.15 or want_v < -0.15):
             sign = 1 if gap_p > 0 else -1
             directions.update(brightness=sign, saturation=sign)
             reasons.append(f"the picture reads {'darker and flatter' if sign > 0 else 'brighter and richer'} "
                            f"(implied pleasure {pleasure:+.1f} SD) than the {want_v:+.2f} valence intended")
-        if abs(gap_a) >= cfg.colour_min_gap * 2 and (want_a > 0.2 or want_a < -0.1):
+        if abs(gap_a) >= cfg.colour_min_gap and (want_a > 0.2 or want_a < -0.1):
             sign = 1 if gap_a > 0 else -1
             directions["saturation"] = sign  # saturation carries arousal (.60) more than pleasure (.22)
             directions.setdefault("brightness", -sign)  # and brightness lowers arousal (−.31)
@@ -55,7 +56,7 @@ def colour(facts, ctx) -> list[Suggestion]:
         elif want_v < -0.15 and f.stats.get("warmth", 0) > 0.05:
             words.append("cooler")
             directions["warmth"] = -1
-        gap = max(abs(gap_p), abs(gap_a)) / 2
+        gap = max(abs(gap_p), abs(gap_a)) / cfg.colour_intent_scale
         out.append(Suggestion(
             "colour", f"Grade {', '.join(words)}", f.where(ctx.rate),
             "; ".join(reasons).capitalize() + f" (brightness {f.stats['brightness']:.2f}, saturation "
