@@ -105,3 +105,21 @@ def test_cancel_stops_the_run(tmp_path):
     with pytest.raises(Cancelled):
         analyze_timeline(one_clip_timeline(clip_for(media, rate, 0, 0, 40, n_media=48)), engine=standin_engine(),
                          cancel=cancel)
+
+
+def test_image_sequence_reference_is_decoded_frame_exactly(tmp_path):
+    from media_fixtures import index_image
+    from PIL import Image
+
+    folder = tmp_path / "seq"
+    folder.mkdir()
+    for frame in range(1001, 1031):
+        Image.fromarray(index_image(frame - 1001)).save(folder / f"shot.{frame:04d}.png")
+    ref = otio.schema.ImageSequenceReference(target_url_base=str(folder) + "/", name_prefix="shot.",
+                                             name_suffix=".png", start_frame=1001, frame_zero_padding=4, rate=24,
+                                             available_range=TR(RT(1001, 24), RT(30, 24)))
+    clip = otio.schema.Clip(name="seq", media_reference=ref, source_range=TR(RT(1006, 24), RT(12, 24)))
+    engine = standin_engine()
+    analysis = analyze_timeline(one_clip_timeline(clip), engine=engine)
+    assert analysis.clips[0].status == "ok", analysis.clips[0].message
+    assert engine.recognisers["face"].seen == list(range(5, 17))

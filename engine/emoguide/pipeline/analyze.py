@@ -92,7 +92,7 @@ def _analyze_job(job, engine, settings, cache, progress, cancel) -> ClipAnalysis
     if cached is not None:
         return _from_cache(job, cached)
     try:
-        info = probe(job.source.path)
+        info = probe(job.source.path, job.source.container_format, job.source.options or None)
         output = analyze_clip(job, info, engine, settings, progress, cancel)
     except Cancelled:
         raise

@@ -62,7 +62,8 @@ def analyze_clip(job: ClipJob, info, engine: Engine, settings: AnalysisSettings,
         from emoguide.media.audio import read_audio_range
         from emoguide.media.stats import audio_window_stats
 
-        audio = read_audio_range(job.source.path, job.media_start_s, job.media_end_s, rate=16000)
+        audio = read_audio_range(job.source.path, job.media_start_s, job.media_end_s, rate=16000, info=info,
+                                 container_format=job.source.container_format, options=job.source.options or None)
         rel_s, rel_e = starts - job.media_start_s, ends - job.media_start_s
         emit(progress, "infer", 0, 1, job.clip_id, "voice")
         results["voice"] = engine.recognisers["voice"].analyze_audio(audio, rel_s, rel_e)
@@ -117,7 +118,9 @@ def _analyze_video(job, info, engine, settings, starts, ends, progress, cancel):
     sample_fps = None if full_rate else settings.sample_fps
     detect_every = max(1, int(round(rate / settings.sample_fps))) if full_rate else 1
     frames_iter = prefetch(iter_video_frames(job.source.path, job.media_start_s, job.media_end_s,
-                                             sample_fps=sample_fps, max_side=settings.max_side, info=info),
+                                             sample_fps=sample_fps, max_side=settings.max_side, info=info,
+                                             container_format=job.source.container_format,
+                                             options=job.source.options or None),
                            maxsize=int(rate * 2) + 4)
     per_frame: list = []
     times: list[np.ndarray] = []
