@@ -38,6 +38,14 @@ def test_results_round_trip_through_json():
     assert again.clips[1].status == "offline" and again.partial
 
 
+def test_svg_elements_close_properly():
+    import re
+
+    html = render_report(make_analysis(make_timeline()))
+    # in HTML an unquoted value swallows the slash of "/>": the element would never close
+    assert not re.findall(r"=[^'\"\s>]+/>", html)
+
+
 def test_report_escapes_names():
     analysis = make_analysis(make_timeline())
     analysis.timeline_name = "<script>alert(1)</script>"

