@@ -56,10 +56,16 @@ def test_every_clip_gets_emotion_markers_from_real_models(demo_run):
     assert [m.name for m in user] == ["Director: is this take too much?"]
 
 
-def test_round_trip_is_lossless(demo_run):
+def test_round_trip_is_lossless_and_media_still_resolves(demo_run):
     annotated = otio.adapters.read_from_file(str(demo_run["out"]))
     original = otio.adapters.read_from_file(str(demo_run["src"]))
     remove_our_markers(annotated)
+    # written to another folder, relative media paths were rebased so they still resolve
+    for clip in annotated.find_clips():
+        url = clip.media_reference.target_url
+        assert url.startswith("../examples/media/")
+        assert (demo_run["out"].parent / url).is_file()
+        clip.media_reference.target_url = url.replace("../examples/", "")
     assert annotated.is_equivalent_to(original)
 
 

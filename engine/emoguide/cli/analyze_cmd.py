@@ -67,7 +67,7 @@ def output_path(src: Path, args: argparse.Namespace, batch: bool) -> Path:
 def run(args: argparse.Namespace) -> int:
     from emoguide.pipeline.analyze import analyze_timeline
     from emoguide.report.html import write_report
-    from emoguide.timeline.io import OutputError, write_timeline
+    from emoguide.timeline.io import OutputError, relocate_relative_media, write_timeline
     from emoguide.timeline.mapping import TimelineError, load_timeline
     from emoguide.timeline.markers import annotated_copy
 
@@ -96,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
         guidance = guidance_from_args(args, analysis, engine, settings, cache)
         annotated = annotated_copy(timeline, analysis, guidance)
         dest = output_path(src, args, batch)
+        relocate_relative_media(annotated, src.resolve().parent, dest.resolve().parent)
         try:
             write_timeline(annotated, dest, input_path=src, in_place=args.in_place)
         except (OutputError, OSError) as exc:

@@ -40,7 +40,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from emoguide.pipeline.analyze import analyze_timeline
     from emoguide.report.html import write_report
-    from emoguide.timeline.io import OutputError, atomic_write_text, write_timeline
+    from emoguide.timeline.io import OutputError, atomic_write_text, relocate_relative_media, write_timeline
     from emoguide.timeline.mapping import TimelineError, load_timeline
     from emoguide.timeline.markers import annotated_copy
 
@@ -64,7 +64,9 @@ def run(args: argparse.Namespace) -> int:
         print(text) if str(args.json) == "-" else atomic_write_text(args.json, text)
     if args.output:
         try:
-            write_timeline(annotated_copy(timeline, analysis, guidance), args.output, input_path=args.timeline)
+            annotated = annotated_copy(timeline, analysis, guidance)
+            relocate_relative_media(annotated, args.timeline.resolve().parent, args.output.resolve().parent)
+            write_timeline(annotated, args.output, input_path=args.timeline)
         except (OutputError, OSError) as exc:
             log.error("%s", exc)
             return 1

@@ -39,7 +39,9 @@ def translate(path: str | Path, exc: BaseException) -> MediaError:
 
     if isinstance(exc, MediaError):
         return exc
-    if isinstance(exc, (FileNotFoundError, IsADirectoryError)) or isinstance(exc, getattr(av, "FileNotFoundError", ())):
+    if isinstance(exc, IsADirectoryError) or isinstance(exc, getattr(av, "IsADirectoryError", ())):
+        return MediaOffline(path, "is a folder, not a media file")
+    if isinstance(exc, FileNotFoundError) or isinstance(exc, getattr(av, "FileNotFoundError", ())):
         return MediaOffline(path, "file not found (media offline)")
     if isinstance(exc, PermissionError) or isinstance(exc, getattr(av, "PermissionError", ())):
         return MediaOffline(path, "permission denied")
@@ -47,4 +49,6 @@ def translate(path: str | Path, exc: BaseException) -> MediaError:
         return UnsupportedCodec(path, f"no decoder for this codec in libav ({exc})")
     if isinstance(exc, getattr(av, "InvalidDataError", ())):
         return MediaCorrupt(path, f"invalid or truncated media data ({exc})")
+    if isinstance(exc, OSError) and not isinstance(exc, getattr(av, "FFmpegError", ())):
+        return MediaOffline(path, f"cannot read the file ({exc.strerror or exc})")
     return MediaCorrupt(path, f"cannot read media ({type(exc).__name__}: {exc})")

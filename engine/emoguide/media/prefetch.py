@@ -1,8 +1,11 @@
 """Decode ahead in a background thread feeding a bounded queue (PySceneDetect's pattern).
 
 libav releases the GIL while decoding, so the next frames decode while the
-models work on the current chunk. The queue bound keeps memory flat; closing
-the returned generator stops the thread, so an early exit leaks nothing.
+models work on the current chunk. The queue bound keeps memory flat. The
+thread starts on the first ``next()`` (a generator that is never iterated
+never starts one), and closing the returned generator — explicitly, by
+``break`` out of a ``for`` loop, or by garbage collection — stops the thread and
+closes the source iterator in it (so its ``finally`` blocks close containers).
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from typing import Iterable, Iterator, TypeVar
 
 T = TypeVar("T")
 _DONE = object()
+#: seconds between checks of the stop flag while the queue is full
+_POLL_S = 0.05
 
 
 class _Failure:
@@ -20,7 +25,7 @@ class _Failure:
         self.exc = exc
 
 
-def prefetch(iterable: Iterable[T], maxsize: int = 8) -> Iterator[T]:
+def prefetch(iterable: Iterable[T], maxsize: int = 8, join_timeout_s: float = 10.0) -> Iterator[T]:
     """Iterate ``iterable`` in a worker thread; items, and any exception, arrive in order."""
     q: queue.Queue = queue.Queue(maxsize=max(1, maxsize))
     stop = threading.Event()
@@ -28,15 +33,16 @@ def prefetch(iterable: Iterable[T], maxsize: int = 8) -> Iterator[T]:
     def put(item) -> bool:
         while not stop.is_set():
             try:
-                q.put(item, timeout=0.1)
+                q.put(item, timeout=_POLL_S)
                 return True
             except queue.Full:
                 continue
         return False
 
     def work() -> None:
-        iterator = iter(iterable)
+        iterator = None
         try:
+            iterator = iter(iterable)
             for item in iterator:
                 if not put(item):
                     break
@@ -49,10 +55,9 @@ def prefetch(iterable: Iterable[T], maxsize: int = 8) -> Iterator[T]:
             if close is not None:
                 close()
 
-    thread = threading.Thread(target=work, name="emoguide-prefetch", daemon=True)
-    thread.start()
-
     def consume() -> Iterator[T]:
+        thread = threading.Thread(target=work, name="emoguide-prefetch", daemon=True)
+        thread.start()
         try:
             while True:
                 item = q.get()
@@ -63,6 +68,6 @@ def prefetch(iterable: Iterable[T], maxsize: int = 8) -> Iterator[T]:
                 yield item
         finally:
             stop.set()
-            thread.join(timeout=5)
+            thread.join(timeout=join_timeout_s)
 
     return consume()

@@ -3,14 +3,24 @@
 Seek to the keyframe before the range, decode forward, drop what precedes it:
 the first frame yielded is the first whose time is at or after ``start_s``
 (within half a frame, to absorb timestamp rounding), the last is the last
-before ``end_s``. Scaling and the RGB conversion happen in a libav filter graph
-(auto-editor's lesson: numpy resizing of 4K frames costs more than decoding).
+before ``end_s`` — so a clip ``[s, e)`` at rate r gives frames
+``round(s·r) … round(e·r) − 1``. Scaling and the RGB conversion happen in a
+libav filter graph (auto-editor's lesson: numpy resizing of 4K frames costs
+more than decoding), and only for frames that are actually yielded.
+
+Seeking is distrusted: if the first decoded frame lies after ``start_s`` (some
+demuxers, MPEG-TS among them, land after the target) we retry from further
+back and finally from the top; if ``seek()`` itself fails (EPERM in some FLVs,
+e.g. CREMA-D) we reopen and decode from the start.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Iterator
 
 import av
@@ -23,6 +33,10 @@ log = logging.getLogger(__name__)
 
 #: sampling at most one frame in this many lets the decoder skip non-reference frames
 NONREF_SKIP_RATIO = 6
+#: seconds decoded before ``start_s`` on each successive try; None = from the top of the file
+SEEK_MARGINS: tuple[float | None, ...] = (0.5, 4.0, 30.0, None)
+#: damaged packets tolerated in one range before the file is declared corrupt
+MAX_BAD_PACKETS = 8
 
 
 @dataclass(frozen=True)
@@ -32,7 +46,7 @@ class VideoFrame:
     image: np.ndarray  # (H, W, 3) uint8 RGB
 
 
-def scaled_size(width: int, height: int, max_side: int) -> tuple[int, int]:
+def scaled_size(width: float, height: float, max_side: int) -> tuple[int, int]:
     """Longest side ≤ ``max_side``, aspect kept, both even (what yuv encoders and scalers like)."""
     scale = min(1.0, max_side / max(width, height)) if max_side else 1.0
     w = max(2, int(round(width * scale / 2)) * 2)
@@ -41,18 +55,23 @@ def scaled_size(width: int, height: int, max_side: int) -> tuple[int, int]:
 
 
 class _Scaler:
-    """buffer → scale → format=rgb24 → buffersink, rebuilt if the frame geometry changes."""
+    """buffer → scale → format=rgb24 → buffersink, rebuilt if the frame geometry changes.
 
-    def __init__(self, max_side: int, time_base):
+    The target size uses the *display* aspect (sample aspect ratio applied), so
+    anamorphic footage comes out with square pixels.
+    """
+
+    def __init__(self, max_side: int, time_base, sar: Fraction | None):
         self.max_side = max_side
         self.time_base = time_base
+        self.sar = float(sar) if sar else 1.0
         self.key = None
         self.graph = None
 
     def __call__(self, frame: av.VideoFrame) -> np.ndarray:
         key = (frame.width, frame.height, frame.format.name)
         if key != self.key:
-            w, h = scaled_size(frame.width, frame.height, self.max_side)
+            w, h = scaled_size(frame.width * self.sar, frame.height, self.max_side)
             graph = av.filter.Graph()
             src = graph.add_buffer(width=frame.width, height=frame.height, format=frame.format.name,
                                    time_base=self.time_base)
@@ -68,84 +87,183 @@ class _Scaler:
         return self.graph.pull().to_ndarray()
 
 
+class _SeekOvershot(Exception):
+    """The seek landed after ``start_s``: retry from further back."""
+
+
 def iter_video_frames(path, start_s: float, end_s: float, *, sample_fps: float | None = None, max_side: int = 640,
                       info: MediaInfo | None = None, container_format: str | None = None,
-                      options: dict | None = None) -> Iterator[VideoFrame]:
-    """Frames of ``[start_s, end_s)``: every frame (``sample_fps=None``) or one per ``1/sample_fps``."""
-    if end_s <= start_s:
+                      options: dict | None = None, skip_nonref: bool | None = None) -> Iterator[VideoFrame]:
+    """Frames of ``[start_s, end_s)``: every frame (``sample_fps=None``) or the one nearest each
+    instant ``start_s + k/sample_fps`` (computed from k, so no drift), each frame at most once.
+
+    With ``sample_fps`` at most 1/``NONREF_SKIP_RATIO`` of the frame rate the decoder skips
+    non-reference frames (non-reference B-frames), at the price that "nearest" means nearest
+    among the frames still decoded (≤ 2–3 frames off the ideal instant, far inside one sampling
+    interval). The gain depends on the stream: nil for P-only streams (much phone and camera
+    footage, and x264 on grainy material), up to the share of non-reference frames otherwise.
+    Exact full-rate decoding never skips; ``skip_nonref`` forces the choice either way
+    (``None`` = automatic). Scaling only runs for frames that are yielded.
+    """
+    if not end_s > start_s:
         raise EmptyRange(path, f"empty range {start_s:.3f}–{end_s:.3f} s")
     info = info or probe(path, container_format, options)
     if not info.has_video:
         raise EmptyRange(path, "no video stream")
-    if start_s >= info.duration_s + 0.5:
-        raise EmptyRange(path, f"range starts at {start_s:.3f} s, after the media ends ({info.duration_s:.3f} s)")
     rate = float(info.video_rate) if info.video_rate else 25.0
     half = 0.5 / rate
+    if (info.duration_s > 0 and start_s >= info.duration_s - half) or end_s <= half:  # 0 = duration unknown
+        raise EmptyRange(path, f"range {start_s:.3f}–{end_s:.3f} s lies outside the media (0–{info.duration_s:.3f} s)")
+    if skip_nonref is None:
+        skip_nonref = bool(sample_fps) and rate / sample_fps >= NONREF_SKIP_RATIO
+    index_of = _indexer(path, info, rate, container_format, options)
+    for margin in SEEK_MARGINS:
+        try:
+            yield from _decode_range(path, start_s, end_s, sample_fps, max_side, info, rate, half, margin,
+                                     skip_nonref, index_of, container_format, options)
+            return
+        except _SeekOvershot:
+            log.debug("seek in %s landed after %.3f s; retrying from further back", path, start_s)
+    raise MediaCorrupt(path, "cannot reach the range start even decoding from the top")  # pragma: no cover
+
+
+def _decode_range(path, start_s, end_s, sample_fps, max_side, info, rate, half, margin, skip_nonref, index_of,
+                  container_format, options) -> Iterator[VideoFrame]:
+    origin = info.start_offset_s
     container = open_container(path, container_format, options)
     try:
+        target = origin + start_s - margin if margin is not None else None
+        container, seeked = _seek(container, "video", target, path, container_format, options)
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        if sample_fps and rate / sample_fps >= NONREF_SKIP_RATIO:
-            # Trade-off: skipping B-frames means the sampled frame can be up to a GOP step from the
-            # ideal instant; at ≤ 1/6 of the frame rate that is well inside one sampling interval.
+        if skip_nonref:
             stream.codec_context.skip_frame = "NONREF"
-        origin = info.start_offset_s
-        container = _seek(container, stream, origin + start_s - 0.5, path, container_format, options)
-        stream = container.streams.video[0]
-        scaler = _Scaler(max_side, stream.time_base)
-        k = 0
-        yielded = 0
+        scaler = _Scaler(max_side, stream.time_base, stream.codec_context.sample_aspect_ratio)
+        n = -1  # serial number of the latest in-range frame
+        last_yielded = -1
+        count = 0
+        k = 0  # next sampling instant
+        prev = None  # (t, frame, n): latest in-range frame, the candidate just before an instant
+        first = True
+        last_t = None
+
+        def make(t, frame, serial) -> VideoFrame:
+            nonlocal last_yielded, count
+            last_yielded, count = serial, count + 1
+            return VideoFrame(time_s=t, index=index_of(t), image=scaler(frame))
+
         for frame in _decode(container, stream, path):
             if frame.pts is None:
                 continue
             t = float(frame.pts * stream.time_base) - origin
+            if first:
+                first = False
+                if seeked and t > start_s + half:
+                    raise _SeekOvershot
+            last_t = t
             if t < start_s - half:
                 continue
             if t >= end_s - half:
                 break
-            if sample_fps:
+            n += 1
+            if not sample_fps:
+                yield make(t, frame, n)
+                continue
+            while start_s + k / sample_fps <= t:
                 instant = start_s + k / sample_fps
-                if t + half < instant:
-                    continue
-                while start_s + k / sample_fps <= t + half:
-                    k += 1
-            yielded += 1
-            yield VideoFrame(time_s=t, index=int(round(t * rate)), image=scaler(frame))
-        if yielded == 0:
+                pick = prev if prev is not None and instant - prev[0] <= t - instant else (t, frame, n)
+                if pick[2] != last_yielded:
+                    yield make(*pick)
+                k += 1
+            prev = (t, frame, n)
+        if sample_fps and prev is not None and prev[2] != last_yielded:
+            instant = start_s + k / sample_fps
+            if instant < end_s - half and instant - prev[0] <= max(2 * half, 0.5 / sample_fps):
+                yield make(*prev)
+        if count == 0:
+            if last_t is None or last_t < start_s:
+                raise MediaCorrupt(path, f"no decodable frames at {start_s:.3f}–{end_s:.3f} s although the media "
+                                         f"claims {info.duration_s:.3f} s (truncated or damaged)")
             raise EmptyRange(path, f"no frames between {start_s:.3f} and {end_s:.3f} s")
+        if last_t is not None and last_t < min(end_s, info.duration_s) - 4 * half - 0.1:
+            log.warning("%s: video ends at %.3f s, before the requested %.3f s (truncated?)", path, last_t,
+                        min(end_s, info.duration_s))
     finally:
         container.close()
 
 
-def _seek(container, stream, target_s: float, path, container_format, options):
-    """Seek backward to the keyframe before ``target_s``; reopen and decode from the top if seeking fails."""
-    if target_s <= 0:
-        return container
+def _container_seek(container, offset: int, stream) -> None:
+    """The one call into ``container.seek`` (a seam tests use to simulate FLV's EPERM)."""
+    container.seek(offset, stream=stream, backward=True, any_frame=False)
+
+
+def _seek(container, kind: str, target_s: float | None, path, container_format, options):
+    """Seek backward to the keyframe before container time ``target_s``.
+
+    Returns ``(container, seeked)``; when seeking fails (EPERM in some FLVs) the
+    container is reopened and decoding starts from the top (slower, still exact).
+    """
+    if target_s is None or target_s <= 0:
+        return container, False
+    stream = container.streams.video[0] if kind == "video" else container.streams.audio[0]
     try:
-        container.seek(int(target_s / stream.time_base), stream=stream, backward=True, any_frame=False)
-        return container
-    except (PermissionError, av.PermissionError, av.FFmpegError, OSError) as exc:
-        # Some FLVs (e.g. CREMA-D) refuse to seek (EPERM): decoding from the start is slower but exact.
+        _container_seek(container, int(target_s / stream.time_base), stream)
+        return container, True
+    except (PermissionError, av.FFmpegError, OSError) as exc:
         log.debug("seek failed in %s (%s); decoding from the start", path, exc)
         container.close()
-        return open_container(path, container_format, options)
+        return open_container(path, container_format, options), False
 
 
 def _decode(container, stream, path):
+    """Decoded frames; a few damaged packets are skipped, more make the file corrupt."""
+    bad = 0
     try:
         for packet in container.demux(stream):
             try:
                 yield from packet.decode()
-            except av.InvalidDataError as exc:  # one damaged packet: skip it, keep the clip
+            except av.InvalidDataError as exc:
+                bad += 1
                 log.debug("skipping undecodable packet in %s: %s", path, exc)
+                if bad > MAX_BAD_PACKETS:
+                    raise MediaCorrupt(path, f"more than {MAX_BAD_PACKETS} undecodable packets ({exc})") from exc
+    except MediaCorrupt:
+        raise
     except Exception as exc:  # noqa: BLE001 - translated
         raise translate(path, exc) from exc
+
+
+def _indexer(path, info: MediaInfo, rate: float, container_format, options):
+    """Time → frame number: ``round(t·rate)`` for constant rate, a timestamp table for VFR."""
+    if not info.is_vfr or container_format is not None:
+        return lambda t: int(round(t * rate))
+    st = os.stat(info.path)
+    times = _frame_times(info.path, st.st_size, st.st_mtime_ns, info.start_offset_s)
+
+    def index(t: float) -> int:
+        i = int(np.searchsorted(times, t))
+        if i > 0 and (i == len(times) or t - times[i - 1] < times[i] - t):
+            i -= 1
+        return i
+
+    return index
+
+
+@functools.lru_cache(maxsize=32)
+def _frame_times(path: str, size: int, mtime_ns: int, origin: float) -> np.ndarray:
+    """Sorted presentation times of every video frame (demux only, no decoding)."""
+    with open_container(path) as container:
+        stream = container.streams.video[0]
+        time_base = float(stream.time_base)
+        try:
+            pts = [p.pts for p in container.demux(stream) if p.pts is not None and not p.is_discard]
+        except Exception as exc:  # noqa: BLE001 - translated
+            raise translate(path, exc) from exc
+    return np.sort(np.asarray(pts, dtype=np.float64)) * time_base - origin
 
 
 def read_video_range(path, start_s: float, end_s: float, **kwargs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All frames of the range at once: ``(frames (T,H,W,3), times (T,), indices (T,))``."""
     frames = list(iter_video_frames(path, start_s, end_s, **kwargs))
-    if not frames:
-        raise MediaCorrupt(path, "no decodable frames in range")
     return (np.stack([f.image for f in frames]), np.array([f.time_s for f in frames]),
-            np.array([f.index for f in frames]))
+            np.array([f.index for f in frames], dtype=np.int64))

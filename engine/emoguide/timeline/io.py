@@ -64,3 +64,35 @@ def _same_file(a: Path, b: Path) -> bool:
         return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
     except OSError:
         return False
+
+
+def relocate_relative_media(timeline: otio.schema.Timeline, from_dir: Path, to_dir: Path) -> int:
+    """Rewrite relative media paths so they still resolve from ``to_dir``; returns how many changed.
+
+    Relative media URLs (``media/shot.mov``) resolve against the timeline
+    file's folder, so an annotated copy written elsewhere would lose its media.
+    Absolute paths and URLs are left exactly as they were.
+    """
+    import os
+    import urllib.parse
+
+    from_dir, to_dir = Path(from_dir).resolve(), Path(to_dir).resolve()
+    if from_dir == to_dir:
+        return 0
+    changed = 0
+    for clip in timeline.find_clips():
+        ref = clip.media_reference
+        attr = "target_url" if isinstance(ref, otio.schema.ExternalReference) else (
+            "target_url_base" if isinstance(ref, otio.schema.ImageSequenceReference) else None)
+        if attr is None:
+            continue
+        url = getattr(ref, attr)
+        parsed = urllib.parse.urlparse(url)
+        if not url or parsed.scheme or Path(url).is_absolute():
+            continue
+        moved = os.path.relpath(from_dir / url, to_dir)
+        if url.endswith("/") and not moved.endswith("/"):
+            moved += "/"
+        setattr(ref, attr, Path(moved).as_posix() + ("/" if moved.endswith("/") else ""))
+        changed += 1
+    return changed
