@@ -5,7 +5,9 @@ suppressed smile. Following the micro-expression spotting literature's
 "feature difference" idea (Moilanen et al. 2014), each non-neutral class's
 probability is compared with its local baseline (the median over a window
 several times longer than the event); an event is a run where it rises by at
-least ``min_rise`` above baseline, lasts no longer than ``max_duration_s`` and
+least ``min_rise`` above baseline to at least ``min_peak`` (the class
+clearly dominates the face at its apex: single-frame classifier noise does
+not), lasts no longer than ``max_duration_s`` and
 falls back. Slow build-ups (a smile that stays) are not brief and are left to
 the windowed emotion reading.
 """
@@ -28,7 +30,8 @@ class BriefExpression:
     strength: float  # apex probability rise above the local baseline
 
 
-def spot_brief_expressions(probs: np.ndarray, times: np.ndarray, present: np.ndarray, *, min_rise: float = 0.25,
+def spot_brief_expressions(probs: np.ndarray, times: np.ndarray, present: np.ndarray, *, min_rise: float = 0.3,
+                           min_peak: float = 0.5,
                            max_duration_s: float = 0.5, min_duration_s: float = 0.04, baseline_s: float = 2.0,
                            ) -> list[BriefExpression]:
     """Events in per-frame class probabilities ``probs`` (T, 7) at ``times`` (T,) where a face is ``present``."""
@@ -59,8 +62,9 @@ def spot_brief_expressions(probs: np.ndarray, times: np.ndarray, present: np.nda
             onset, offset = max(0, i - 1), min(len(times) - 1, j)
             duration = times[offset] - times[onset]
             returned = j < len(above) and present[j]  # it fell back while the face was still there
-            if min_duration_s <= duration <= max_duration_s and returned and i > 0:
-                apex = i + int(np.argmax(rise[i:j]))
+            apex = i + int(np.argmax(rise[i:j]))
+            if (min_duration_s <= duration <= max_duration_s and returned and i > 0
+                    and probs[apex, c] >= min_peak):
                 events.append(BriefExpression(float(times[onset]), float(times[apex]), float(times[offset]), label,
                                               float(rise[apex])))
             i = j
