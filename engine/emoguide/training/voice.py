@@ -1,0 +1,124 @@
+"""Train and evaluate the voice emotion head on RAVDESS speech, split by actor.
+
+Actors 01–16 train, 17–20 choose (epochs, model), 21–24 are reported once
+(the shared data README's split; actor 05 is absent from the data).
+Whisper tiny.en encoder frames and prosody tracks are extracted once into a
+cache (``EMOGUIDE_VOICE_CACHE``, default /tmp/emoguide_voice_cache).
+
+    python -m emoguide.training.voice --data ../shared/data     # minutes, most of it feature extraction
+    emoguide eval --task voice --data ../shared/data
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from emoguide.evaluation.metrics import ClassificationReport, classification_report
+from emoguide.labels import LABELS
+from emoguide.recognition.base import WEIGHTS_DIR, record_checksum
+from emoguide.recognition.voice.classifier import RAVDESS_CLASSES, TO_COMMON, VoiceHead, load_head, pooled_features
+from emoguide.training.voice_data import TEST_ACTORS, TRAIN_ACTORS, VAL_ACTORS, load_features
+
+log = logging.getLogger(__name__)
+WEIGHTS_NAME = "voice_emotion.pt"
+
+
+def dataset(data_dir: Path):
+    """``(X (N, 776), y (N,), actors (N,))`` of pooled features for every RAVDESS clip."""
+    feats = load_features(Path(data_dir))
+    x = np.stack([pooled_features(f, p, s) for f, p, s in zip(feats.frames, feats.prosody, feats.speech)])
+    y = np.array([c.emotion for c in feats.clips])
+    actors = np.array([c.actor for c in feats.clips])
+    return x, y, actors
+
+
+def _fit(x, y, x_val, y_val, seed: int, epochs: int = 60, hidden: int = 256, mean=None, std=None):
+    torch.manual_seed(seed)
+    head = VoiceHead(hidden=hidden, mean=torch.tensor(mean), std=torch.tensor(std))
+    opt = torch.optim.AdamW(head.parameters(), lr=2e-4, weight_decay=5e-2)
+    xt, yt = torch.tensor(x), torch.tensor(y)
+    xv = torch.tensor(x_val)
+    best, best_state, best_epoch = -1.0, None, 0
+    for epoch in range(epochs):
+        head.train()
+        order = torch.randperm(len(xt))
+        for i in range(0, len(order), 64):
+            idx = order[i:i + 64]
+            noisy = xt[idx] + 0.05 * torch.randn_like(xt[idx]) * head.std  # feature noise: fewer speakers than dims
+            loss = F.cross_entropy(head(noisy), yt[idx], label_smoothing=0.1)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        head.eval()
+        with torch.inference_mode():
+            acc = float((head(xv).argmax(1).numpy() == y_val).mean())
+        if acc > best:
+            best, best_epoch = acc, epoch + 1
+            best_state = {k: v.clone() for k, v in head.state_dict().items()}
+    return best_state, best, best_epoch
+
+
+def train(data_dir: Path, out_dir: Path = WEIGHTS_DIR, seeds: int = 5, hidden: int = 256) -> dict:
+    torch.set_num_threads(1)
+    x, y, actors = dataset(data_dir)
+    tr, va = np.isin(actors, TRAIN_ACTORS), np.isin(actors, VAL_ACTORS)
+    mean, std = x[tr].mean(0), x[tr].std(0) + 1e-4
+    states, vals = [], []
+    for seed in range(seeds):
+        state, acc, epoch = _fit(x[tr], y[tr], x[va], y[va], seed, hidden=hidden, mean=mean, std=std)
+        states.append(state)
+        vals.append((acc, epoch))
+        log.warning("seed %d: validation accuracy %.3f at epoch %d", seed, acc, epoch)
+    path = Path(out_dir) / WEIGHTS_NAME
+    torch.save({"states": states, "hidden": hidden, "classes": list(RAVDESS_CLASSES), "validation": vals}, path)
+    if Path(out_dir).resolve() == WEIGHTS_DIR.resolve():
+        record_checksum(path)
+    return {"path": str(path), "validation": vals}
+
+
+def _probs(head, x) -> np.ndarray:
+    with torch.inference_mode():
+        return head(torch.tensor(x)).numpy()
+
+
+def evaluate(data_dir: Path, weights: Path | None = None) -> list[ClassificationReport]:
+    """8-class and common 7-class metrics on the test actors (21–24), plus validation for reference."""
+    from emoguide.recognition.base import verified_weights
+
+    head = load_head(weights or verified_weights(WEIGHTS_NAME))
+    x, y, actors = dataset(data_dir)
+    reports = []
+    for name, group in (("test actors 21-24", TEST_ACTORS), ("validation actors 17-20", VAL_ACTORS)):
+        sel = np.isin(actors, group)
+        p8 = _probs(head, x[sel])
+        reports.append(classification_report(f"voice: RAVDESS {name}, 8 classes", y[sel], p8, RAVDESS_CLASSES))
+        if group == TEST_ACTORS:
+            y7 = TO_COMMON[y[sel]].argmax(1)
+            reports.append(classification_report(f"voice: RAVDESS {name}, common 7 classes (calm → neutral)",
+                                                 y7, p8 @ TO_COMMON, LABELS))
+    return reports
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, default=Path("../shared/data"))
+    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--out", type=Path, default=WEIGHTS_DIR)
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    t0 = time.time()
+    result = train(args.data, args.out, seeds=args.seeds)
+    for report in evaluate(args.data, Path(result["path"])):
+        print(report.format())
+    print(f"trained in {(time.time() - t0) / 60:.1f} min")
+
+
+if __name__ == "__main__":
+    main()

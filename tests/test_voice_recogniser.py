@@ -1,0 +1,82 @@
+"""Voice modality: speech presence, prosody, the shipped head, words, and checksums."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+from conftest import EXAMPLES
+
+from emoguide.media.audio import read_audio_range
+from emoguide.recognition.base import WeightsError, verified_weights
+from emoguide.recognition.voice.prosody import frame_tracks, window_stats
+from emoguide.recognition.voice.recogniser import VoiceRecogniser
+
+SR = 16000
+
+
+@pytest.fixture(scope="module")
+def voice():
+    return VoiceRecogniser.load("cpu")
+
+
+def test_prosody_finds_the_pitch_of_a_tone():
+    t = np.arange(2 * SR) / SR
+    tone = sum(0.2 / k * np.sin(2 * np.pi * 220 * k * t) for k in (1, 2, 3)).astype(np.float32)
+    tracks = frame_tracks(tone, 100)
+    stats = window_stats(tracks, (np.arange(100) + 0.5) / 50, np.array([0.2]), np.array([1.8]))
+    assert stats["pitch_hz"][0] == pytest.approx(220, rel=0.03)
+    silent = window_stats(frame_tracks(np.zeros(SR, np.float32), 50), (np.arange(50) + 0.5) / 50,
+                          np.array([0.0]), np.array([1.0]))
+    assert np.isnan(silent["pitch_hz"][0])
+
+
+def test_speech_is_present_and_silence_or_tone_is_not(voice):
+    speech = read_audio_range(EXAMPLES / "media" / "cremad_1001_DFA_angry.mp4", 0, 2.0)
+    t = np.arange(2 * SR) / SR
+    chord = (0.2 * (np.sin(2 * np.pi * 220 * t) + np.sin(2 * np.pi * 277 * t))).astype(np.float32)
+    for audio, expected in ((speech, True), (np.zeros(2 * SR, np.float32), False), (chord, False)):
+        result = voice.analyze_audio(audio, np.array([0.0]), np.array([2.0]))
+        assert bool(result.present[0]) is expected
+        if not expected:
+            assert result.reliability[0] == 0 and np.allclose(result.probs, 1 / 7)
+    assert result.extras["speech_prob"].shape == (1,)
+
+
+def test_angry_voice_is_more_aroused_than_sad_on_unseen_actors(voice, shared_data):
+    """RAVDESS test actors 21-24 (never trained on): strong angry vs strong sad, statement 1."""
+    from emoguide.labels import VAD_MATRIX
+
+    folder = shared_data / "ravdess_speech_16k"
+    arousal = {}
+    for emotion, code in (("angry", "05"), ("sad", "04")):
+        values = []
+        for actor in (21, 22, 23, 24):
+            for path in sorted((folder / f"Actor_{actor:02d}").glob(f"03-01-{code}-02-01-*-{actor:02d}.flac")):
+                audio = read_audio_range(path, 0, 3.0)
+                r = voice.analyze_audio(audio, np.array([0.0]), np.array([3.0]))
+                values.append(float((r.probs @ VAD_MATRIX)[0, 1]))
+        arousal[emotion] = np.mean(values)
+    assert arousal["angry"] > arousal["sad"] + 0.1
+
+
+def test_transcription_gives_timed_words(voice):
+    audio = read_audio_range(EXAMPLES / "media" / "cremad_1001_DFA_angry.mp4", 0, 2.3)
+    words = voice.transcribe(audio)
+    assert [w.text.lower().strip(".") for w in words][:2] == ["don't", "forget"]
+    assert all(b.start_s >= a.start_s for a, b in zip(words, words[1:]))
+    assert voice.transcribe(np.zeros(SR, np.float32)) == []
+
+
+def test_weights_checksum_is_enforced(tmp_path, monkeypatch):
+    import emoguide.recognition.base as base
+
+    for name in ("voice_emotion.pt", "checksums.json"):
+        shutil.copy(base.WEIGHTS_DIR / name, tmp_path / name)
+    monkeypatch.setattr(base, "WEIGHTS_DIR", tmp_path)
+    data = bytearray((tmp_path / "voice_emotion.pt").read_bytes())
+    data[100] ^= 0x01
+    (tmp_path / "voice_emotion.pt").write_bytes(bytes(data))
+    with pytest.raises(WeightsError, match="checksum"):
+        verified_weights("voice_emotion.pt")
