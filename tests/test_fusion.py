@@ -49,6 +49,11 @@ def test_disagreement_flags_smiling_face_over_sad_voice():
     assert clash.disagreeing_pair[0] == "face~voice"
 
 
+def test_neutral_words_do_not_contradict_an_emotional_voice():
+    calm_words = ReliabilityLateFusion().fuse({"voice": result("angry"), "text": result("neutral")})
+    assert calm_words.disagreement[0] < 0.1
+
+
 def test_vad_from_norms_when_no_modality_learned_it():
     fused = ReliabilityLateFusion().fuse({"face": result("angry")})
     expected = fused.probs[0] @ VAD_MATRIX

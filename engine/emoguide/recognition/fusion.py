@@ -7,8 +7,10 @@ so a fusion must give a sensible answer from any subset, including none.
 
 Two things are measured alongside the fused distribution because editors ask
 for them: each modality's *contribution* (its weight in the result) and a
-*disagreement* score, the largest Jensen-Shannon divergence (base 2, so 0..1)
-between any two present modalities: a smiling face over a sad voice scores high.
+*disagreement* score, the largest emotional conflict between any two present
+modalities (Jensen-Shannon divergence, base 2 so 0..1, of their non-neutral
+readings, weighted by how emotional both are): a smiling face over a sad voice
+scores high, neutral words under an angry voice do not.
 
 :class:`ReliabilityLateFusion` is the transparent baseline (a reliability-
 weighted average of distributions, "late fusion"). Learned fusions register in
@@ -51,6 +53,25 @@ def js_divergence(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     return np.clip(0.5 * kl(p, m) + 0.5 * kl(q, m), 0.0, 1.0)
 
 
+def emotional_conflict(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """JS divergence between the *emotional* parts of two readings, scaled by how emotional both are.
+
+    A neutral reading carries no emotion to contradict: neutral words under an
+    angry voice are ordinary speech, not a mixed signal, whereas a smiling face
+    over a sad voice is. So neutral mass is removed, the rest renormalised, and
+    the divergence weighted by the smaller of the two non-neutral masses.
+    """
+    from emoguide.labels import LABEL_INDEX
+
+    n = LABEL_INDEX["neutral"]
+    p, q = np.asarray(p, np.float64), np.asarray(q, np.float64)
+    ep, eq = 1.0 - p[:, n], 1.0 - q[:, n]
+    pe, qe = np.delete(p, n, axis=1), np.delete(q, n, axis=1)
+    pe = pe / np.maximum(pe.sum(1, keepdims=True), 1e-12)
+    qe = qe / np.maximum(qe.sum(1, keepdims=True), 1e-12)
+    return (js_divergence(pe, qe) * np.minimum(ep, eq)).astype(np.float32)
+
+
 def disagreement(results: dict[str, ModalityResult]) -> tuple[np.ndarray, list[str]]:
     """Largest pairwise JS divergence among modalities present in each window, and which pair."""
     names = [m for m in MODALITIES if m in results]
@@ -61,7 +82,7 @@ def disagreement(results: dict[str, ModalityResult]) -> tuple[np.ndarray, list[s
         both = results[a].present & results[b].present
         if not both.any():
             continue
-        d = np.where(both, js_divergence(results[a].probs, results[b].probs), 0.0)
+        d = np.where(both, emotional_conflict(results[a].probs, results[b].probs), 0.0)
         for i in np.nonzero(d > best)[0]:
             pair[i] = f"{a}~{b}"
         best = np.maximum(best, d)
@@ -149,6 +170,11 @@ FUSIONS: dict[str, Callable[[], Fusion]] = {"late": ReliabilityLateFusion}
 
 def default_fusion(name: str | None = None) -> Fusion:
     """The named fusion, else the learned one if registered, else the late-fusion baseline."""
+    if "learned" not in FUSIONS:
+        try:  # registers FUSIONS["learned"]; its weights are only read when the factory runs
+            import emoguide.recognition.fusion_learned  # noqa: F401
+        except ImportError:  # torch missing: the baseline still works
+            pass
     if name:
         if name not in FUSIONS:
             raise KeyError(f"unknown fusion {name!r}; available: {', '.join(sorted(FUSIONS))}")

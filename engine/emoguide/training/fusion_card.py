@@ -1,0 +1,91 @@
+"""Writes ``weights/fusion.md`` from the evaluation's own output (never typed numbers)."""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+
+import torch
+
+from emoguide.recognition.base import WEIGHTS_DIR, sha256_of
+from emoguide.recognition.fusion_learned import WEIGHTS_FILE
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def write_card(results: list, eval_seconds: float) -> Path:
+    weights = WEIGHTS_DIR / WEIGHTS_FILE
+    blob = torch.load(weights, map_location="cpu", weights_only=True)
+    meta = blob.get("meta", {})
+    n_params = sum(v.numel() for v in blob["state_dict"].values())
+    printed = "\n\n".join(r.format() if hasattr(r, "format") else str(r) for r in results)
+    text = f"""# Learned fusion (`{WEIGHTS_FILE}`)
+
+Combines the face, voice and text recognisers' per-window outputs (class
+distribution, presence, reliability) into one distribution, a confidence, each
+modality's contribution and (computed separately, Jensen-Shannon) a disagreement
+score. Used by the engine for every window when this file and its checksum ship
+(`recognition.fusion.default_fusion()`); otherwise the engine falls back to the
+reliability-weighted late fusion.
+
+* **Model**: `GatedFusionNet` ({n_params} parameters): per-modality 7×7 logit calibration;
+  per-modality gate MLP on [log p, reliability, max p, entropy, agreement with the other present
+  modalities]; softmax over present modalities = the reported contributions; sharpness grows
+  with coverage (1 - Π(1 - reliability)). No modality present → uniform, confidence 0.
+* **File**: {weights.stat().st_size} bytes, sha256 `{sha256_of(weights)}` (also in `checksums.json`).
+* **Recogniser versions it was trained on**: {meta.get('recognisers')}.
+* **Valence/arousal/dominance**: not learned by the fusion. Per window the engine takes the
+  contribution-weighted VAD of the modalities, using a modality's own learned VAD where its
+  recogniser provides one and the category norms of its distribution otherwise
+  (`FusedResult.vad_source` = "learned", "mixed" or "norms"). The MSE figures below compare
+  norm-derived V/A of the fused distribution with the true class's norms: none of these corpora
+  has per-clip valence/arousal ratings that pair with our inputs.
+
+## Data: paired by label across corpora (stated plainly)
+No corpus here has a face, a voice and words of the same person at the same moment. A training
+"window" is one FER2013 face, one RAVDESS utterance and one MELD utterance **with the same
+label**, each represented by its recogniser's prediction on a split that recogniser never
+trained on. The fusion therefore learns how far to trust each recogniser's output (its
+calibration, confusions, reliability) and what to do when modalities are missing or disagree;
+it cannot learn real cross-modal timing.
+
+| | fusion-train | fusion-test |
+|---|---|---|
+| face | FER2013 PublicTest | FER2013 PrivateTest |
+| voice | RAVDESS actors 17-20 | RAVDESS actors 21-24 (people never seen by voice model or fusion) |
+| text | MELD dev | MELD test |
+
+Training pools: {meta.get('pools')}. {meta.get('n_pairs')} training pairs, class drawn uniformly,
+seed {meta.get('seed')}. Each epoch: 25 % of pairs clean, the rest augmented with modality
+dropout (p 0.35 each, at least one kept), mismatch (p 0.15: a modality replaced by a sample of
+another class, target unchanged) and reliability degradation (p 0.3: reliability × u,
+u ~ U(0.05, 1), and with probability 0.8·(1 - u) the distribution replaced by a wrong-class one).
+The voice pools are small (240 clips each), so voice samples repeat across pairs.
+Licences: FER2013 research use, RAVDESS CC BY-NC-SA 4.0, MELD GPL-3.0; these weights inherit
+the most restrictive (non-commercial, share-alike).
+
+## Reproduce
+```
+emoguide train fusion --data ../shared/data     # = python -m emoguide.training.fusion --data ../shared/data
+emoguide eval --task fusion --data ../shared/data
+```
+Trained {meta.get('date')} on {_cpu_name()} ({os.cpu_count()} CPUs, shared), torch {torch.__version__};
+evaluation took {eval_seconds:.0f} s.
+
+## Measured (output of `emoguide eval --task fusion`, from this file)
+```
+{printed}
+```
+"""
+    path = WEIGHTS_DIR / "fusion.md"
+    path.write_text(text, encoding="utf-8")
+    return path
