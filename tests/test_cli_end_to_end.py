@@ -112,3 +112,25 @@ def test_offline_media_gives_partial_exit_code(demo_run, tmp_path):
     annotated = otio.adapters.read_from_file(str(out))
     names = [m.name for m in next(iter(annotated.find_clips())).markers]
     assert any("media offline" in n for n in names)
+
+
+def test_batch_over_a_folder_and_guide_command(demo_run, tmp_path):
+    folder = tmp_path / "timelines"
+    shutil.copytree(demo_run["src"].parent, folder)
+    shutil.copy(folder / "demo.otio", folder / "second.otio")
+    out = tmp_path / "annotated"
+    code = main(["analyze", str(folder), "--out-dir", str(out), "--report", str(tmp_path / "reports"), "--quiet",
+                 "--modalities", "face,text", "--no-brief", "--cache-dir", str(tmp_path / "c")])
+    assert code == 0
+    assert sorted(p.name for p in out.iterdir()) == ["demo.emotions.otio", "second.emotions.otio"]
+    assert (tmp_path / "reports" / "second" / "index.html").is_file()
+    guidance_json = tmp_path / "g.json"
+    code = main(["guide", str(folder / "demo.otio"), "--target", "falling", "--json", str(guidance_json), "--quiet",
+                 "-o", str(tmp_path / "guided.otio"), "--modalities", "face,text", "--no-brief",
+                 "--cache-dir", str(tmp_path / "c")])
+    assert code == 0
+    data = json.loads(guidance_json.read_text())
+    assert data["target"] == "falling" and data["suggestions"]
+    guided = otio.adapters.read_from_file(str(tmp_path / "guided.otio"))
+    names = [m.name for c in guided.find_clips() for m in c.markers] + [m.name for m in guided.tracks.markers]
+    assert any(n.startswith("▸ ") for n in names)

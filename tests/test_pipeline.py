@@ -123,3 +123,20 @@ def test_image_sequence_reference_is_decoded_frame_exactly(tmp_path):
     analysis = analyze_timeline(one_clip_timeline(clip), engine=engine)
     assert analysis.clips[0].status == "ok", analysis.clips[0].message
     assert engine.recognisers["face"].seen == list(range(5, 17))
+
+
+def test_audio_only_clip_goes_to_the_voice_recogniser(tmp_path):
+    from media_fixtures import make_audio_only
+
+    wav = make_audio_only(tmp_path / "dialogue.wav", seconds=2.0)
+    ref = otio.schema.ExternalReference(target_url=str(wav), available_range=TR(RT(0, 24), RT(48, 24)))
+    clip = otio.schema.Clip(name="dialogue", media_reference=ref, source_range=TR(RT(12, 24), RT(24, 24)))
+    tl = otio.schema.Timeline(name="t")
+    track = otio.schema.Track(name="A1", kind=otio.schema.TrackKind.Audio)
+    track.append(clip)
+    tl.tracks.append(track)
+    engine = standin_engine()
+    analysis = analyze_timeline(tl, engine=engine)
+    assert analysis.clips[0].status == "ok" and analysis.clips[0].job.clip_id == "A1/0"
+    assert engine.recognisers["voice"].samples == 16000  # exactly the used second at 16 kHz
+    assert engine.recognisers["face"].seen == []

@@ -44,7 +44,8 @@ def collect_inputs(inputs: list[Path]) -> list[Path]:
     import opentimelineio as otio
 
     suffixes = {s.lower() for s in otio.adapters.suffixes_with_defined_adapters(read=True)}
-    suffixes.discard("json")  # too generic inside a folder; pass .json timelines explicitly
+    # too generic or not edits (captions, marker lists) inside a folder; pass such files explicitly
+    suffixes -= {"json", "srt", "vtt", "csv", "txt"}
     files: list[Path] = []
     for item in inputs:
         if item.is_dir():
