@@ -13,7 +13,7 @@ stamp=.venv/.emoguide-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ scripts/setup.sh -nt "$stamp" ]; then
   # torch first and pinned: an unpinned resolve would pull a multi-GB CUDA build
   pip install -q "torch==2.13.0"
-  pip install -q -e ".[test]"
+  pip install -q -e ".[test,ray]"
   # facenet-pytorch: we use only its MTCNN weight files; its declared deps (torchvision, old torch)
   # would replace our torch, so it is installed without them.
   pip install -q --no-deps "facenet-pytorch==2.6.0"
