@@ -4,5 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+scripts/setup_bpy.sh  # real Blender (PyPI bpy) for the Blender extension test
 . .venv/bin/activate
 exec python -m pytest -q "$@"

@@ -2,9 +2,11 @@
 
 The real-Blender test runs ``plugins/blender/tests/run_in_blender.py`` with a
 Python that has the ``bpy`` module (PyPI's ``bpy`` wheel, Blender 4.2+ / 5.x; it
-needs Python 3.11 and is ~370 MB, so it lives in its own venv) given by
-``EMOGUIDE_BPY_PYTHON`` (default ``/tmp/bpyvenv/bin/python``), against a real
-engine server with the fast analysis stand-in; it skips when that Python is absent.
+needs Python 3.11 and is ~370 MB, so it lives in its own venv, ``.venv-bpy``, which
+``scripts/setup_bpy.sh`` builds as part of the test command) given by
+``EMOGUIDE_BPY_PYTHON`` (default ``.venv-bpy/bin/python``), against a real
+engine server with the fast analysis stand-in; it skips, saying why, only when that
+Python is absent (another Python than 3.11, or ``EMOGUIDE_SKIP_BPY=1``).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "plugins" / "blender" / "emoguide_blender"))
 import vse  # noqa: E402  (the extension's bpy-free module)
 
-BPY_PYTHON = Path(os.environ.get("EMOGUIDE_BPY_PYTHON", "/tmp/bpyvenv/bin/python"))
+BPY_PYTHON = Path(os.environ.get("EMOGUIDE_BPY_PYTHON", REPO / ".venv-bpy" / "bin" / "python"))
 
 
 class FakeStrip(SimpleNamespace):
@@ -115,7 +117,7 @@ def test_extension_manifest_targets_blender_4_2_and_declares_network():
     assert "network" in manifest["permissions"]
 
 
-@pytest.mark.skipif(not BPY_PYTHON.exists(), reason=f"no Python with bpy at {BPY_PYTHON} (set EMOGUIDE_BPY_PYTHON)")
+@pytest.mark.skipif(not BPY_PYTHON.exists(), reason=f"no Python with bpy at {BPY_PYTHON} (run scripts/setup_bpy.sh or set EMOGUIDE_BPY_PYTHON)")
 @pytest.mark.parametrize("transport", ["zmq", "ws"])
 def test_in_real_blender_round_trip(tmp_path, transport):
     from emoguide.server.websocket import WebSocketBridge
