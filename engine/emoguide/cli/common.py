@@ -60,8 +60,12 @@ def progress_from_args(args, label: str):
     return JsonLinesProgress(label) if args.json_progress else TerminalProgress(Path(label).name, args.quiet)
 
 
-def guidance_from_args(args, analysis, engine=None, settings=None, cache=None):
-    """Guidance for ``analysis`` when a target or reference was asked for, else None."""
+def guidance_from_args(args, analysis, engine=None, settings=None, cache=None, analyze=None):
+    """Guidance for ``analysis`` when a target or reference was asked for, else None.
+
+    ``analyze(timeline, base_dir)`` analyses the reference timeline when given (the Ray batch
+    passes its own, so the driver never loads models); else it runs locally on ``engine``.
+    """
     if not getattr(args, "target", None) and not getattr(args, "reference", None):
         return None
     from emoguide.guidance import GuidanceConfig, TargetArc, guide
@@ -73,7 +77,10 @@ def guidance_from_args(args, analysis, engine=None, settings=None, cache=None):
         from emoguide.timeline.mapping import load_timeline
 
         ref = load_timeline(args.reference)
-        ref_analysis = analyze_timeline(ref, base_dir=args.reference.resolve().parent, settings=settings,
-                                        engine=engine, cache=cache)
+        if analyze is not None:
+            ref_analysis = analyze(ref, args.reference.resolve().parent)
+        else:
+            ref_analysis = analyze_timeline(ref, base_dir=args.reference.resolve().parent, settings=settings,
+                                            engine=engine, cache=cache)
         target = TargetArc.from_reference(ref_analysis)
     return guide(analysis, target, config)
