@@ -14,6 +14,7 @@ from pathlib import Path
 
 from emoguide.cli.common import (add_analysis_arguments, add_target_arguments, cache_from_args, engine_from_args,
                                  guidance_from_args, progress_from_args, settings_from_args)
+from emoguide.cli.ray_opts import add_ray_arguments
 
 log = logging.getLogger("emoguide")
 
@@ -27,7 +28,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "them) and write a copy annotated with emotion markers, plus an HTML/CSV/JSON report.",
         epilog="examples:\n  emoguide analyze cut.otio -o cut.emotions.otio --report out/\n"
                "  emoguide analyze reel1.otio reel2.otio --out-dir annotated/\n"
-               "  emoguide analyze timelines/ --out-dir annotated/ --report reports/ --quiet",
+               "  emoguide analyze timelines/ --out-dir annotated/ --report reports/ --quiet\n"
+               "  emoguide analyze timelines/ --out-dir annotated/ --ray --ray-address auto   # on a Ray cluster",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("inputs", nargs="+", type=Path, help="timeline files or folders holding them")
     p.add_argument("-o", "--output", type=Path, help="output timeline (one input only); default NAME.emotions.otio")
@@ -36,6 +38,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--report", type=Path, help="folder for the HTML/CSV/JSON report (one sub-folder per timeline in batch)")
     add_analysis_arguments(p)
     add_target_arguments(p)
+    add_ray_arguments(p)
     p.set_defaults(run=run)
 
 
@@ -67,10 +70,7 @@ def output_path(src: Path, args: argparse.Namespace, batch: bool) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from emoguide.pipeline.analyze import analyze_timeline
-    from emoguide.report.html import write_report
-    from emoguide.timeline.io import OutputError, relocate_relative_media, write_timeline
     from emoguide.timeline.mapping import TimelineError, load_timeline
-    from emoguide.timeline.markers import annotated_copy
 
     files = collect_inputs(args.inputs)
     if not files:
@@ -81,8 +81,10 @@ def run(args: argparse.Namespace) -> int:
         log.error("-o/--output names one file; with several inputs use --out-dir")
         return 2
     settings = settings_from_args(args)
-    engine = engine_from_args(args)
     cache = cache_from_args(args)
+    if args.ray:
+        return _run_on_ray(args, files, batch, settings, cache)
+    engine = engine_from_args(args)
     worst = EXIT_OK
     for src in files:
         try:
@@ -91,31 +93,75 @@ def run(args: argparse.Namespace) -> int:
             log.error("%s", exc)
             worst = EXIT_FAILED
             continue
-        progress = progress_from_args(args, str(src))
         analysis = analyze_timeline(timeline, base_dir=src.resolve().parent, settings=settings, engine=engine,
-                                    cache=cache, progress=progress)
+                                    cache=cache, progress=progress_from_args(args, str(src)))
         guidance = guidance_from_args(args, analysis, engine, settings, cache)
-        annotated = annotated_copy(timeline, analysis, guidance)
-        dest = output_path(src, args, batch)
-        relocate_relative_media(annotated, src.resolve().parent, dest.resolve().parent)
-        try:
-            write_timeline(annotated, dest, input_path=src, in_place=args.in_place)
-        except (OutputError, OSError) as exc:
-            log.error("%s: %s", src, exc)
-            worst = EXIT_FAILED
-            continue
-        if args.report:
-            folder = args.report / src.stem if batch else args.report
-            page = write_report(analysis, folder, guidance)
-            if not args.quiet:
-                print(f"report: {page}")
-        for clip in analysis.clips:
-            if clip.status in ("offline", "error"):
-                log.warning("%s: clip %s (%s): %s", src.name, clip.job.clip_name, clip.job.clip_id, clip.message)
-        if not args.quiet:
-            ok = sum(c.status == "ok" for c in analysis.clips)
-            print(f"{src.name}: {ok}/{len(analysis.clips)} clips analysed → {dest}")
-        if analysis.partial and worst == EXIT_OK:
-            worst = EXIT_PARTIAL
+        worst = _worse(worst, _finish(args, src, timeline, analysis, guidance, batch))
     return worst
 
+
+def _run_on_ray(args, files: list[Path], batch: bool, settings, cache) -> int:
+    """All timelines' clips analysed together on Ray workers, then written one by one as locally."""
+    from emoguide.cli.ray_opts import ray_batch_from_args
+    from emoguide.pipeline.distributed import BatchItem, RayUnavailable
+    from emoguide.timeline.mapping import TimelineError, load_timeline
+
+    worst = EXIT_OK
+    loaded = []
+    for src in files:
+        try:
+            loaded.append((src, load_timeline(src)))
+        except TimelineError as exc:
+            log.error("%s", exc)
+            worst = EXIT_FAILED
+    try:
+        ray_batch = ray_batch_from_args(args)
+    except RayUnavailable as exc:
+        log.error("%s", exc)
+        return EXIT_FAILED
+    try:
+        analyses = ray_batch.analyze([BatchItem(tl, src.resolve().parent, progress_from_args(args, str(src)))
+                                      for src, tl in loaded], settings, cache)
+
+        def analyze_reference(timeline, base_dir):
+            return ray_batch.analyze([BatchItem(timeline, base_dir)], settings, cache)[0]
+
+        for (src, timeline), analysis in zip(loaded, analyses):
+            guidance = guidance_from_args(args, analysis, settings=settings, cache=cache, analyze=analyze_reference)
+            worst = _worse(worst, _finish(args, src, timeline, analysis, guidance, batch))
+    finally:
+        ray_batch.close()
+    return worst
+
+
+def _worse(a: int, b: int) -> int:
+    """The exit code that says more: failed > partial > ok."""
+    return max((a, b), key=[EXIT_OK, EXIT_PARTIAL, EXIT_FAILED].index)
+
+
+def _finish(args, src: Path, timeline, analysis, guidance, batch: bool) -> int:
+    """Write one analysed timeline's annotated copy and report; its exit code."""
+    from emoguide.report.html import write_report
+    from emoguide.timeline.io import OutputError, relocate_relative_media, write_timeline
+    from emoguide.timeline.markers import annotated_copy
+
+    annotated = annotated_copy(timeline, analysis, guidance)
+    dest = output_path(src, args, batch)
+    relocate_relative_media(annotated, src.resolve().parent, dest.resolve().parent)
+    try:
+        write_timeline(annotated, dest, input_path=src, in_place=args.in_place)
+    except (OutputError, OSError) as exc:
+        log.error("%s: %s", src, exc)
+        return EXIT_FAILED
+    if args.report:
+        folder = args.report / src.stem if batch else args.report
+        page = write_report(analysis, folder, guidance)
+        if not args.quiet:
+            print(f"report: {page}")
+    for clip in analysis.clips:
+        if clip.status in ("offline", "error"):
+            log.warning("%s: clip %s (%s): %s", src.name, clip.job.clip_name, clip.job.clip_id, clip.message)
+    if not args.quiet:
+        ok = sum(c.status == "ok" for c in analysis.clips)
+        print(f"{src.name}: {ok}/{len(analysis.clips)} clips analysed → {dest}")
+    return EXIT_PARTIAL if analysis.partial else EXIT_OK

@@ -4,6 +4,12 @@ For each clip: map it to its media range, look in the cache, otherwise probe
 and analyse it. A clip that fails (offline, corrupt, unknown codec, zero
 length) is recorded with its reason and the run continues; ``partial`` on the
 result tells the caller. Only :class:`Cancelled` stops a run early.
+
+The per-clip steps are public (:func:`unanalysable`, :func:`clip_cache_key`,
+:func:`analyze_media`, :func:`clip_to_dict`/:func:`clip_from_dict`) because the
+Ray batch (:mod:`emoguide.pipeline.distributed`) runs the same steps split
+between driver (cache, assembly) and workers (models): one code path, two
+schedules.
 """
 
 from __future__ import annotations
@@ -20,10 +26,11 @@ from emoguide import __version__
 from emoguide.pipeline.cache import AnalysisCache
 from emoguide.pipeline.clip import analyze_clip
 from emoguide.pipeline.engine import Engine
+from emoguide.pipeline.plan import TimelinePlan
 from emoguide.pipeline.progress import Cancelled, ProgressCallback, check_cancel, emit
 from emoguide.pipeline.results import BriefEvent, ClipAnalysis, ClipWindows, TimelineAnalysis
 from emoguide.pipeline.windows import AnalysisSettings
-from emoguide.timeline.mapping import ClipJob, clip_jobs
+from emoguide.timeline.mapping import ClipJob
 
 log = logging.getLogger(__name__)
 
@@ -46,51 +53,60 @@ def analyze_timeline(
     settings = settings or AnalysisSettings()
     engine = engine or Engine.load()
     cache = cache if cache is not None else AnalysisCache(enabled=False)
-    jobs = clip_jobs(timeline, Path(base_dir) if base_dir else None)
-    analysable = [j for j in jobs if j.track_kind == "Video" or not _has_video_twin(j, jobs)]
-    emit(progress, "timeline", 0, len(analysable), message=timeline.name or "timeline")
+    plan = TimelinePlan.of(timeline, base_dir)
+    jobs = plan.jobs
+    emit(progress, "timeline", 0, plan.n_analysable, message=plan.name)
     clips: list[ClipAnalysis] = []
     for index, job in enumerate(jobs):
         check_cancel(cancel)
-        if job not in analysable:
-            clips.append(ClipAnalysis(job=job, status="skipped",
-                                      message="audio of a linked video clip: analysed with the picture"))
+        if not plan.analysable[index]:
+            clips.append(plan.skipped(job))
             continue
         emit(progress, "clip", len(clips), len(jobs), job.clip_id, job.clip_name)
-        clips.append(_analyze_job(job, engine, settings, cache, progress, cancel))
+        clips.append(analyze_job(job, engine, settings, cache, progress, cancel))
         emit(progress, "clip_done", index + 1, len(jobs), job.clip_id, clips[-1].status)
-    rate, duration, start = _timeline_timing(timeline)
-    result = TimelineAnalysis(
-        timeline_name=timeline.name or "timeline", duration_s=duration, rate=rate, start_timecode_s=start,
-        clips=clips, models=engine.versions(), settings=dataclasses.asdict(settings), emoguide_version=__version__,
-    )
+    result = plan.assemble(clips, engine.versions(), settings)
     emit(progress, "done", len(jobs), len(jobs), message="partial" if result.partial else "ok")
     return result
 
 
-def _has_video_twin(job: ClipJob, jobs: list[ClipJob]) -> bool:
-    """An audio clip whose media and range a video clip already covers (linked A/V) is not re-analysed."""
-    if job.source is None:
-        return False
-    return any(o.track_kind == "Video" and o.source is not None and o.source.path == job.source.path
-               and abs(o.media_start_s - job.media_start_s) < 1e-3 and abs(o.media_end_s - job.media_end_s) < 1e-3
-               for o in jobs)
+def analyze_job(job: ClipJob, engine: Engine, settings: AnalysisSettings, cache: AnalysisCache,
+                progress: ProgressCallback | None = None, cancel: threading.Event | None = None) -> ClipAnalysis:
+    """One clip, cache first: what the local loop does per clip."""
+    known = unanalysable(job)
+    if known is not None:
+        return known
+    key = clip_cache_key(job, engine.versions(), settings)
+    cached = cache.get(key)
+    if cached is not None:
+        return clip_from_dict(job, cached)
+    analysis = analyze_media(job, engine, settings, progress, cancel)
+    if analysis.status == "ok":
+        cache.put(key, clip_to_dict(analysis))
+    return analysis
 
 
-def _analyze_job(job, engine, settings, cache, progress, cancel) -> ClipAnalysis:
+def unanalysable(job: ClipJob) -> ClipAnalysis | None:
+    """The result of a clip the timeline itself rules out (no media, zero length), or None."""
+    if not job.problem:
+        return None
+    status = "offline" if job.problem.startswith("media offline") else "skipped"
+    if job.problem == "zero-length clip":
+        status = "error"
+    return ClipAnalysis(job=job, status=status, message=job.problem)
+
+
+def clip_cache_key(job: ClipJob, models: dict[str, str], settings: AnalysisSettings) -> str | None:
+    return AnalysisCache.key(job.source.path, job.media_start_s, job.media_end_s, models,
+                             dataclasses.asdict(settings), __version__)
+
+
+def analyze_media(job: ClipJob, engine: Engine, settings: AnalysisSettings,
+                  progress: ProgressCallback | None = None, cancel: threading.Event | None = None) -> ClipAnalysis:
+    """Probe and analyse ``job``'s media; unreadable media becomes an offline/error result, not an exception."""
     from emoguide.media.errors import MediaError, MediaOffline
     from emoguide.media.probe import probe
 
-    if job.problem:
-        status = "offline" if job.problem.startswith("media offline") else "skipped"
-        if job.problem == "zero-length clip":
-            status = "error"
-        return ClipAnalysis(job=job, status=status, message=job.problem)
-    key = AnalysisCache.key(job.source.path, job.media_start_s, job.media_end_s, engine.versions(),
-                            dataclasses.asdict(settings), __version__)
-    cached = cache.get(key)
-    if cached is not None:
-        return _from_cache(job, cached)
     try:
         info = probe(job.source.path, job.source.container_format, job.source.options or None)
         output = analyze_clip(job, info, engine, settings, progress, cancel)
@@ -102,13 +118,12 @@ def _analyze_job(job, engine, settings, cache, progress, cancel) -> ClipAnalysis
     except MediaError as exc:
         emit(progress, "warning", 0, 0, job.clip_id, str(exc))
         return ClipAnalysis(job=job, status="error", message=str(exc))
-    analysis = ClipAnalysis(job=job, status="ok", windows=output.windows, events=output.events,
-                            words=output.words, thumbnail_jpeg=output.thumbnail_jpeg)
-    cache.put(key, _to_cache(analysis))
-    return analysis
+    return ClipAnalysis(job=job, status="ok", windows=output.windows, events=output.events,
+                        words=output.words, thumbnail_jpeg=output.thumbnail_jpeg)
 
 
-def _to_cache(analysis: ClipAnalysis) -> dict:
+def clip_to_dict(analysis: ClipAnalysis) -> dict:
+    """JSON-able form of a clip result: what the cache stores and what Ray workers send back."""
     import base64
 
     d = analysis.to_dict()
@@ -116,8 +131,8 @@ def _to_cache(analysis: ClipAnalysis) -> dict:
     return d
 
 
-def _from_cache(job: ClipJob, d: dict) -> ClipAnalysis:
-    """Cached media-level results re-placed on this clip's timeline position."""
+def clip_from_dict(job: ClipJob, d: dict, from_cache: bool = True) -> ClipAnalysis:
+    """Media-level results (cached or sent by a worker) re-placed on this clip's timeline position."""
     import base64
 
     windows = ClipWindows.from_dict(d["windows"]) if d.get("windows") else None
@@ -127,18 +142,4 @@ def _from_cache(job: ClipJob, d: dict) -> ClipAnalysis:
     thumb = base64.b64decode(d["thumbnail_jpeg"]) if d.get("thumbnail_jpeg") else None
     return ClipAnalysis(job=job, status=d["status"], message=d.get("message", ""), windows=windows,
                         events=[BriefEvent(**e) for e in d.get("events", [])], words=d.get("words", []),
-                        thumbnail_jpeg=thumb, from_cache=True)
-
-
-def _timeline_timing(timeline: otio.schema.Timeline) -> tuple[float, float, float]:
-    """(rate, duration seconds, global start seconds) with safe fallbacks for odd timelines."""
-    try:
-        duration = timeline.duration()
-        rate = duration.rate or 24.0
-        seconds = duration.to_seconds()
-    except Exception:  # noqa: BLE001 - empty or malformed: report zero length
-        rate, seconds = 24.0, 0.0
-    start = timeline.global_start_time
-    if start is not None and start.rate:
-        rate = start.rate
-    return float(rate), float(seconds), float(start.to_seconds()) if start is not None else 0.0
+                        thumbnail_jpeg=thumb, from_cache=from_cache)
