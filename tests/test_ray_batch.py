@@ -14,6 +14,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 from fractions import Fraction
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from emoguide import NAMESPACE
 from emoguide.pipeline.analyze import analyze_timeline
 from emoguide.pipeline.cache import AnalysisCache
 from emoguide.pipeline.engine import Engine
+from emoguide.pipeline.progress import Cancelled
 from emoguide.pipeline.results import WINDOW_COLUMNS
 from emoguide.pipeline.windows import AnalysisSettings
 
@@ -164,7 +166,7 @@ def test_progress_events_follow_each_timeline(ray_run):
     assert len(warnings) == 1 and warnings[0].clip_id == ray_run["results"][1].clips[1].job.clip_id
 
 
-def test_a_worker_crash_fails_only_its_clip(ray_local, tmp_path):
+def test_a_worker_crash_fails_only_its_clip_and_cancel_stops_the_batch(ray_local, tmp_path):
     ok = make_indexed_video(tmp_path / "ok.mp4", Fraction(25), 30, audio=False, timecode=None)
     crash = make_indexed_video(tmp_path / "crash.mp4", Fraction(25), 30, size=(CRASH_WIDTH, 96), audio=False,
                                timecode=None)
@@ -175,6 +177,10 @@ def test_a_worker_crash_fails_only_its_clip(ray_local, tmp_path):
     batch = RayBatch(failing_engine, workers=1, max_restarts=1)  # one worker: it must come back to finish the cut
     try:
         [result] = batch.analyze([BatchItem(tl)], SETTINGS)
+        cancel = threading.Event()
+        cancel.set()
+        with pytest.raises(Cancelled):  # and the same workers stop when asked
+            batch.analyze([BatchItem(tl)], SETTINGS, cancel=cancel)
     finally:
         batch.close()
     assert [c.status for c in result.clips] == ["error", "ok", "error", "ok"], [c.message for c in result.clips]

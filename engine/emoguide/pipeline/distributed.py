@@ -141,9 +141,10 @@ class RayBatch:
         self.cpus_per_worker = cpus_per_worker
         self.gpus_per_worker = gpus_per_worker
         self.max_restarts = max_restarts
-        self.actors: list = []
-        self.models: dict[str, str] = {}
-        self.crashes: dict[int, int] = {}
+        self.actors: list = []  # Ray actor handles, one per worker slot
+        self.models: dict[str, str] = {}  # the workers' model versions: part of every cache key
+        self.crashes: dict[int, int] = {}  # worker slot → how many of its processes died
+        self._remote = None  # ClipWorker as a Ray actor class with this batch's resources
 
     def start(self) -> None:
         if self.actors:
@@ -176,6 +177,7 @@ class RayBatch:
             for actor in self.actors:
                 ray.kill(actor)
         self.actors = []
+        self.crashes = {}
 
     def analyze(self, items: list[BatchItem], settings: AnalysisSettings | None = None,
                 cache: AnalysisCache | None = None, cancel: threading.Event | None = None) -> list[TimelineAnalysis]:
