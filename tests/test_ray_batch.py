@@ -70,6 +70,9 @@ def timeline(name: str, clips: list) -> otio.schema.Timeline:
     return tl
 
 
+EMPTY = timeline("empty", [])
+
+
 @pytest.fixture(scope="module")
 def reels(tmp_path_factory):
     """Two small cuts: real faces and voices, an offline clip, a corrupt file."""
@@ -97,14 +100,14 @@ def local_results(reels, engine):
 @pytest.fixture(scope="module")
 def ray_run(ray_local, reels, tmp_path_factory):
     cache_dir = tmp_path_factory.mktemp("ray_cache")
-    events = [[], []]
+    events = [[], [], []]
     batch = RayBatch(functools.partial(Engine.load, modalities=MODALITIES), workers=2)
     try:
-        results = batch.analyze([BatchItem(tl, progress=events[i].append) for i, tl in enumerate(reels)], SETTINGS,
-                                AnalysisCache(cache_dir))
+        results = batch.analyze([BatchItem(tl, progress=events[i].append) for i, tl in enumerate(reels + [EMPTY])],
+                                SETTINGS, AnalysisCache(cache_dir))
     finally:
         batch.close()
-    return {"results": results, "events": events, "cache_dir": cache_dir}
+    return {"results": results[:2], "events": events[:2], "empty": (results[2], events[2]), "cache_dir": cache_dir}
 
 
 def assert_same_analysis(a, b):
@@ -142,6 +145,12 @@ def test_ray_batch_gives_the_local_results(local_results, ray_run):
     for local, distributed in zip(local_results, ray_run["results"]):
         assert_same_analysis(local, distributed)
         assert not any(c.from_cache for c in distributed.clips)
+
+
+def test_a_timeline_without_clips_finishes_too(ray_run, engine):
+    result, events = ray_run["empty"]
+    assert_same_analysis(analyze_timeline(EMPTY, settings=SETTINGS, engine=engine), result)
+    assert [e.stage for e in events] == ["timeline", "done"]
 
 
 def test_the_cache_comes_back_to_the_driver(ray_run, reels, local_results, engine):

@@ -107,12 +107,23 @@ class ClipWorker:
 
 @dataclass
 class _Tracked:
-    """A timeline in flight: its plan, its clips as they resolve, its progress listener."""
+    """A timeline in flight: its plan, its clips as they resolve, its progress listener.
+
+    It assembles its :class:`TimelineAnalysis` (and says "done") as soon as its own last clip
+    is back, not when the whole batch is, so a listener sees each timeline finish.
+    """
 
     plan: TimelinePlan
     progress: ProgressCallback | None
+    models: dict[str, str]
+    settings: AnalysisSettings
     clips: list[ClipAnalysis | None] = field(default_factory=list)
     resolved: int = 0
+    result: TimelineAnalysis | None = None
+
+    def __post_init__(self) -> None:
+        self.clips = [None if ok else self.plan.skipped(job) for job, ok in zip(self.plan.jobs, self.plan.analysable)]
+        emit(self.progress, "timeline", 0, self.plan.n_analysable, message=self.plan.name)
 
     def resolve(self, index: int, clip: ClipAnalysis, warnings: list[str] = ()) -> None:
         job = self.plan.jobs[index]
@@ -122,6 +133,14 @@ class _Tracked:
         for message in warnings:
             emit(self.progress, "warning", 0, 0, job.clip_id, message)
         emit(self.progress, "clip_done", self.resolved, len(self.plan.jobs), job.clip_id, clip.status)
+        self.finish_when_complete()
+
+    def finish_when_complete(self) -> None:
+        if self.result is not None or self.resolved < self.plan.n_analysable:
+            return
+        self.result = self.plan.assemble(self.clips, self.models, self.settings)
+        n = len(self.plan.jobs)
+        emit(self.progress, "done", n, n, message="partial" if self.result.partial else "ok")
 
 
 class RayBatch:
@@ -185,14 +204,12 @@ class RayBatch:
         settings = settings or AnalysisSettings()
         cache = cache if cache is not None else AnalysisCache(enabled=False)
         self.start()
-        tracked = [_Tracked(TimelinePlan.of(i.timeline, i.base_dir), i.progress) for i in items]
+        tracked = [_Tracked(TimelinePlan.of(i.timeline, i.base_dir), i.progress, self.models, settings)
+                   for i in items]
         todo: deque[tuple[int, int]] = deque()
         for t, tr in enumerate(tracked):
-            tr.clips = [None] * len(tr.plan.jobs)
-            emit(tr.progress, "timeline", 0, tr.plan.n_analysable, message=tr.plan.name)
             for j, job in enumerate(tr.plan.jobs):
                 if not tr.plan.analysable[j]:
-                    tr.clips[j] = tr.plan.skipped(job)
                     continue
                 known = unanalysable(job)
                 cached = cache.get(clip_cache_key(job, self.models, settings)) if known is None else None
@@ -200,14 +217,9 @@ class RayBatch:
                     tr.resolve(j, known or clip_from_dict(job, cached))
                 else:
                     todo.append((t, j))
+            tr.finish_when_complete()  # nothing to analyse at all
         self._dispatch(tracked, todo, settings, cache, cancel)
-        results = []
-        for tr in tracked:
-            result = tr.plan.assemble(tr.clips, self.models, settings)
-            emit(tr.progress, "done", len(tr.plan.jobs), len(tr.plan.jobs),
-                 message="partial" if result.partial else "ok")
-            results.append(result)
-        return results
+        return [tr.result for tr in tracked]
 
     def _dispatch(self, tracked, todo, settings, cache, cancel) -> None:
         """Keep every worker busy with one clip until ``todo`` is empty and every result is back."""
