@@ -409,3 +409,24 @@ def test_real_engine_round_trip(tmp_path):
         assert ok and any(m["kind"] == "emotion" for m in result["markers"])
     finally:
         server.stop()
+
+
+def test_non_finite_analysis_values_travel_as_null(engine):
+    """Real analyses hold NaN (pitch of unvoiced windows); the protocol refuses NaN, so they must arrive as null."""
+    import numpy as np
+
+    from emoguide.pipeline.results import TimelineAnalysis
+
+    def with_nan(timeline, options, progress, cancel):
+        analysis = make_analysis(timeline)
+        windows = analysis.clips[0].windows
+        windows.modalities["voice"]["pitch_hz"] = np.full(len(windows.start_s), np.nan, np.float32)
+        return analysis
+
+    _, info = engine(with_nan)
+    with client(info) as c:
+        result = c.wait(c.analyze(make_timeline()), timeout=10)
+        assert c.ping()["engine"]["engine"] == "ready"  # the server survived sending it
+    assert set(result["analysis"]["clips"][0]["windows"]["modalities"]["voice"]["pitch_hz"]) == {None}
+    back = TimelineAnalysis.from_dict(result["analysis"]).clips[0].windows.modalities["voice"]["pitch_hz"]
+    assert back.dtype == np.float32 and np.isnan(back).all()

@@ -62,7 +62,7 @@ class ClipWindows:
             **arrays,
             disagreeing_pair=list(d["disagreeing_pair"]),
             contributions={k: np.asarray(v, dtype=np.float32) for k, v in d["contributions"].items()},
-            modalities={m: {k: np.asarray(v) for k, v in cols.items()} for m, cols in d["modalities"].items()},
+            modalities={m: {k: _column(v) for k, v in cols.items()} for m, cols in d["modalities"].items()},
             stats={k: np.asarray(v, dtype=np.float32) for k, v in d["stats"].items()},
             fusion=d["fusion"],
             vad_source=d["vad_source"],
@@ -163,6 +163,12 @@ class TimelineAnalysis:
             start_timecode_s=d.get("start_timecode_s", 0.0), clips=[ClipAnalysis.from_dict(c) for c in d["clips"]],
             models=d["models"], settings=d["settings"], emoguide_version=d["emoguide_version"],
         )
+
+
+def _column(values) -> np.ndarray:
+    """A modality column from JSON; null (how the server sends NaN) reads back as NaN."""
+    a = np.asarray(values)
+    return np.asarray(values, dtype=np.float32) if a.dtype == object else a
 
 
 def _jsonable(value: Any) -> Any:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import threading
 from pathlib import Path
 from typing import Any, Callable
@@ -152,11 +153,23 @@ def annotate(timeline: otio.schema.Timeline, analysis: TimelineAnalysis, guidanc
 
     annotated = annotated_copy(timeline, analysis, guidance)
     return {
-        "analysis": analysis.to_dict(),
+        "analysis": finite(analysis.to_dict()),
         "timeline": json.loads(otio.adapters.write_to_string(annotated, "otio_json")),
         "markers": host_markers(annotated, analysis),
         "partial": analysis.partial,
     }
+
+
+def finite(value: Any) -> Any:
+    """NaN/Infinity → None (JSON null), recursively: the wire protocol refuses non-finite numbers, and real
+    analyses have them (pitch of an unvoiced window). ``TimelineAnalysis.from_dict`` reads null back as NaN."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [finite(v) for v in value]
+    return value
 
 
 def guidance_function():
