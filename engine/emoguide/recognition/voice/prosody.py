@@ -152,11 +152,13 @@ def window_stats(tracks: np.ndarray, frame_times: np.ndarray, starts: np.ndarray
     n = len(starts)
     stats = {k: np.full(n, np.nan, dtype=np.float32) for k in
              ("pitch_hz", "pitch_range_hz", "energy_db", "energy_range_db", "speech_rate", "voiced_frac")}
+    from emoguide.recognition.windowing import window_slices
+
+    first, stop = window_slices(frame_times, starts, ends)  # frame times are sorted: a slice per window
     for i, (s, e) in enumerate(zip(starts, ends)):
-        sel = (frame_times >= s) & (frame_times < e)
-        if not sel.any():
+        if stop[i] <= first[i]:
             continue
-        t = tracks[sel]
+        t = tracks[first[i]:stop[i]]
         dur = max(float(e - s), 1e-3)
         f0 = t[t[:, 1] > 0, 0]
         if len(f0):

@@ -82,11 +82,12 @@ class SpeechDetector:
 def window_speech_prob(frame_p: np.ndarray, frame_times: np.ndarray, starts: np.ndarray,
                        ends: np.ndarray) -> np.ndarray:
     """Per window, the 75th percentile of its frames' speech probability (0 for a window with no frames)."""
+    from emoguide.recognition.windowing import window_slices
+
     out = np.zeros(len(starts), dtype=np.float32)
-    for i, (s, e) in enumerate(zip(starts, ends)):
-        sel = (frame_times >= s) & (frame_times < e)
-        if sel.any():
-            out[i] = np.quantile(frame_p[sel], WINDOW_QUANTILE)
+    lo, hi = window_slices(frame_times, starts, ends)  # frame times are sorted: a slice per window
+    for i in np.flatnonzero(hi > lo):
+        out[i] = np.quantile(frame_p[lo[i]:hi[i]], WINDOW_QUANTILE)
     return out
 
 
