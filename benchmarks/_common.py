@@ -1,0 +1,194 @@
+"""Helpers shared by the benchmark scripts: machine description, the decode-only baselines, stats.
+
+Every benchmark prints the machine it ran on and the load it saw, because on a
+shared 2-core box the same script can differ by 2× between a quiet and a busy
+minute; a number without its load average is not comparable to anything.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_WORK = Path(os.environ.get("EMOGUIDE_BENCH_WORK", "/tmp/emoguide-bench"))
+
+
+def add_common_args(parser) -> None:
+    parser.add_argument("--work", type=Path, default=DEFAULT_WORK,
+                        help=f"folder for generated media, caches and venvs (default {DEFAULT_WORK}; "
+                             "never inside the repository: media is not committed)")
+    parser.add_argument("--device", default=None,
+                        help="torch device for the models: cpu, cuda, cuda:1 … (default: cuda if available, else cpu)")
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                             timeout=5)
+        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "engine"], capture_output=True,
+                               text=True, timeout=5).stdout.strip()
+        import emoguide
+
+        where = Path(emoguide.__file__).resolve().parent.parent
+        note = "" if where == REPO / "engine" else f", emoguide imported from {where}"
+        return (out.stdout.strip() or "unknown") + (" + uncommitted engine changes" if dirty and not note else "") + note
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def load_average() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "n/a"
+
+
+def machine_lines(device: str | None = None) -> list[str]:
+    """What the numbers depend on: CPU, cores, threads, versions, load, date."""
+    import av
+    import torch
+
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count() or 0
+    mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9 if hasattr(os, "sysconf") else 0.0
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
+    return [
+        f"date            {_dt.datetime.now(_dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}  (commit {git_commit()})",
+        f"cpu             {cpu_model()}, {os.cpu_count()} logical cores ({usable} usable), {mem_gb:.0f} GB RAM",
+        f"gpu             {gpu}; device asked: {device or 'auto'}",
+        f"threads         torch {torch.get_num_threads()} (interop {torch.get_num_interop_threads()})",
+        f"versions        python {platform.python_version()}, torch {torch.__version__}, PyAV {av.__version__} "
+        f"(libx264 {'yes' if 'libx264' in av.codecs_available else 'no'}, "
+        f"libx265 {'yes' if 'libx265' in av.codecs_available else 'no'})",
+        f"load average    {load_average()} (1/5/15 min, at start)",
+    ]
+
+
+def print_machine(title: str, device: str | None = None) -> None:
+    print(f"== {title} ==")
+    for line in machine_lines(device):
+        print(line)
+    print(flush=True)
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size in MiB (Linux reports KiB)."""
+    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kib / 1024.0 if sys.platform != "darwin" else kib / 1024.0 / 1024.0
+
+
+def percentile(values, q: float) -> float:
+    import numpy as np
+
+    return float(np.percentile(np.asarray(values, dtype=float), q)) if len(values) else float("nan")
+
+
+class Timer:
+    def __enter__(self) -> "Timer":
+        self.t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.s = time.perf_counter() - self.t0
+
+
+# -- the decode-only baselines ------------------------------------------------------------------------------------
+@dataclass
+class DecodeCount:
+    seconds: float
+    video_frames: int
+    audio_samples: int
+
+
+def raw_decode(jobs) -> DecodeCount:
+    """Plain PyAV: seek to the keyframe before each used range and decode its video and audio, nothing else.
+
+    No scaling, no colour conversion, no resampling, no numpy: the least any
+    analysis of these ranges must pay on this machine (the "physical limit").
+    Video frames counted are those with ``start ≤ t < end`` (half-frame tolerance,
+    as the media layer does), so the count is checkable against the timeline.
+    """
+    import av
+
+    frames = samples = 0
+    t0 = time.perf_counter()
+    for job in jobs:
+        if job.problem or job.source is None:
+            continue
+        with av.open(str(job.source.path)) as container:
+            for stream in (container.streams.video[:1] + container.streams.audio[:1]):
+                stream.thread_type = "AUTO"
+                tb = stream.time_base
+                origin = float(stream.start_time * tb) if stream.start_time is not None else 0.0
+                half = 0.5 / float(stream.average_rate) if stream.type == "video" and stream.average_rate else 0.0
+                container.seek(max(0, int((origin + job.media_start_s - 0.5) / tb)), stream=stream, backward=True)
+                for frame in container.decode(stream):
+                    if frame.pts is None:
+                        continue
+                    t = float(frame.pts * tb) - origin
+                    if t >= job.media_end_s - half:
+                        break
+                    if stream.type == "video":
+                        frames += t >= job.media_start_s - half
+                    elif t + frame.samples / frame.sample_rate > job.media_start_s:
+                        samples += frame.samples
+    return DecodeCount(time.perf_counter() - t0, frames, samples)
+
+
+def pipeline_decode(jobs, settings) -> DecodeCount:
+    """emoguide's own media layer at the analysis's rate and size (decode + libav scale + RGB, 16 kHz audio).
+
+    The analysis cannot be faster than this either, but unlike :func:`raw_decode`
+    it includes work the pipeline chose (downscaling, the frame rate it samples).
+    """
+    from emoguide.media.audio import read_audio_range
+    from emoguide.media.probe import probe
+    from emoguide.media.video import iter_video_frames
+
+    frames = samples = 0
+    t0 = time.perf_counter()
+    for job in jobs:
+        if job.problem or job.source is None:
+            continue
+        info = probe(job.source.path)
+        if info.has_video:
+            fps = None if settings.spot_brief else settings.sample_fps
+            for _ in iter_video_frames(job.source.path, job.media_start_s, job.media_end_s, sample_fps=fps,
+                                       max_side=settings.max_side, info=info):
+                frames += 1
+        if info.has_audio:
+            samples += len(read_audio_range(job.source.path, job.media_start_s, job.media_end_s, rate=16000))
+    return DecodeCount(time.perf_counter() - t0, frames, samples)
+
+
+def expected_frames(jobs) -> int:
+    """Frames a frame-exact decoder must return for the used ranges: ``round(e·r) − round(s·r)`` per clip."""
+    from emoguide.media.probe import probe
+
+    total = 0
+    for job in jobs:
+        if job.problem or job.source is None:
+            continue
+        rate = float(probe(job.source.path).video_rate)
+        total += int(round(job.media_end_s * rate)) - int(round(job.media_start_s * rate))
+    return total

@@ -1,0 +1,124 @@
+"""Batch inference throughput of each model on one device (CPU here; `--device cuda` on a GPU box).
+
+Separates model cost from decoding and pipeline plumbing, so a CPU/GPU
+comparison says what the accelerator buys:
+
+  face detector     FaceDetector.detect on batches of 32 real 640×360 frames     → frames/s
+  face expression   the expression net (with its flip TTA, as the pipeline runs
+                    it) on batches of 256 real 48×48 face crops                  → faces/s
+  voice             VoiceRecogniser.analyze_audio on 60 s of real speech, 2 s
+                    windows with 1 s hop (Whisper-tiny encoder, prosody, VAD, head) → audio-s/s
+  transcription     VoiceRecogniser.transcribe on 30 s of speech                  → audio-s/s
+  text              TextRecogniser.predict on 256 short sentences                 → texts/s
+
+Each is the median of --repeats timed runs after one warm-up run.
+
+    python benchmarks/bench_inference.py                 # CPU (or CUDA when torch sees one)
+    python benchmarks/bench_inference.py --device cuda   # the GPU column
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common  # noqa: E402
+
+MEDIA = _common.REPO / "examples" / "media"
+TALKERS = ["cremad_1001_DFA_happy.mp4", "cremad_1001_DFA_angry.mp4", "cremad_1001_DFA_sad.mp4"]
+SENTENCES = ["Don't forget a jacket.", "I can't believe you did that!", "We lost everything in the fire.",
+             "This is the best day of my life.", "Please, just leave me alone.", "Wait, what was that noise?"]
+
+
+def timed(fn, repeats: int, sync) -> float:
+    fn()
+    sync()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def real_frames(n: int) -> np.ndarray:
+    from emoguide.media.video import read_video_range
+
+    frames = [read_video_range(MEDIA / name, 0.0, 1.9, max_side=640)[0] for name in TALKERS]
+    pool = np.concatenate(frames)
+    reps = int(np.ceil(n / len(pool)))
+    return np.concatenate([pool] * reps)[:n]
+
+
+def speech(seconds: float) -> np.ndarray:
+    from emoguide.media.audio import read_audio_range
+
+    parts = [read_audio_range(MEDIA / name, 0.0, 1.9, rate=16000) for name in TALKERS]
+    pool = np.concatenate(parts)
+    reps = int(np.ceil(seconds * 16000 / len(pool)))
+    return np.concatenate([pool] * reps)[: int(seconds * 16000)].astype(np.float32)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _common.add_common_args(p)
+    p.add_argument("--repeats", type=int, default=3)
+    args = p.parse_args()
+    _common.print_machine("bench_inference: batch inference throughput per model", args.device)
+    import torch
+
+    from emoguide.pipeline.engine import Engine
+    from emoguide.pipeline.windows import AnalysisSettings, make_windows
+    from emoguide.recognition.face.expression import crop_faces
+
+    engine = Engine.load(device=args.device)
+    dev = engine.device
+    sync = (lambda: torch.cuda.synchronize()) if dev.startswith("cuda") else (lambda: None)
+    print(f"device          {dev}" + (f"; unavailable: {engine.unavailable}" if engine.unavailable else ""), flush=True)
+    rows = []
+    if engine.has("face"):
+        face = engine.recognisers["face"]
+        frames = real_frames(32)
+        s = timed(lambda: face.detector.detect(frames), args.repeats, sync)
+        rows.append(("face detector", len(frames) / s, "frames/s", f"batch {len(frames)}, {frames.shape[2]}×{frames.shape[1]}"))
+        dets = face.detector.detect(frames)
+        idx = [i for i, (boxes, _) in enumerate(dets) if len(boxes)]
+        crops = crop_faces(frames, np.array(idx), np.array([dets[i][0][0] for i in idx]))
+        crops = np.concatenate([crops] * int(np.ceil(256 / len(crops))))[:256]
+        x = torch.from_numpy(crops).unsqueeze(1).to(dev)
+
+        def classify():
+            with torch.inference_mode():
+                return 0.5 * (face.expression(x).softmax(1) + face.expression(torch.flip(x, dims=[3])).softmax(1))
+
+        s = timed(classify, args.repeats, sync)
+        rows.append(("face expression", len(crops) / s, "faces/s", "batch 256, 48×48 grey, flip TTA"))
+    if engine.has("voice"):
+        voice = engine.recognisers["voice"]
+        audio = speech(60.0)
+        starts, ends = make_windows(0.0, 60.0, AnalysisSettings())
+        s = timed(lambda: voice.analyze_audio(audio, starts, ends), args.repeats, sync)
+        rows.append(("voice emotion", 60.0 / s, "audio-s/s", f"60 s of speech, {len(starts)} windows"))
+        clip = audio[: 30 * 16000]
+        s = timed(lambda: voice.transcribe(clip), args.repeats, sync)
+        rows.append(("transcription", 30.0 / s, "audio-s/s", "30 s of speech, Whisper tiny.en"))
+    if engine.has("text"):
+        text = engine.recognisers["text"]
+        texts = (SENTENCES * 43)[:256]
+        s = timed(lambda: text.predict(texts), args.repeats, sync)
+        rows.append(("text emotion", len(texts) / s, "texts/s", "256 short sentences"))
+    print(f"\n{'model':18} {'throughput':>12}  {'unit':10} input")
+    for name, value, unit, what in rows:
+        print(f"{name:18} {value:12.1f}  {unit:10} {what}")
+    print(f"\nload average    {_common.load_average()} (at end)")
+
+
+if __name__ == "__main__":
+    main()

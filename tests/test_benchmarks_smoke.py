@@ -1,0 +1,49 @@
+"""The benchmark scripts' media generator and decode-only baselines count what they claim to.
+
+A ratio "analysis time / decode time of the used ranges" is only meaningful if
+the decode-only side really decodes exactly the frames the timeline uses (not
+the whole file, not a frame short). This checks that on a small generated,
+looped timeline, without timing anything.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import av
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+import _common  # noqa: E402
+import _media  # noqa: E402
+
+pytestmark = pytest.mark.skipif("libx264" not in av.codecs_available, reason="needs the libx264 encoder")
+
+
+def test_generated_timeline_decodes_exactly_its_used_ranges(tmp_path):
+    from emoguide.media.probe import probe
+    from emoguide.pipeline.windows import AnalysisSettings
+    from emoguide.timeline.mapping import clip_jobs, load_timeline
+
+    segment = _media.face_media(tmp_path, (320, 180), "libx264", 5.0, gop_s=2.0)
+    assert _media.face_media(tmp_path, (320, 180), "libx264", 5.0, gop_s=2.0) == segment  # cached, not re-encoded
+    long = _media.looped_media(tmp_path, segment, 16.0)
+    info = probe(long)
+    assert info.has_video and info.has_audio and (info.width, info.height) == (320, 180)
+    assert 15.5 < info.duration_s < 16.5
+
+    path = _media.write_timeline(tmp_path / "t.otio", "smoke", _media.sub_range_clips(long, 16.0, 4))
+    jobs = clip_jobs(load_timeline(path), path.parent)
+    assert len(jobs) == 4 and not any(j.problem for j in jobs)
+    used_s = sum(j.media_duration_s for j in jobs)
+    assert used_s == pytest.approx(0.6 * 16.0, abs=4 / 24)  # 60 % of the media, frame-rounded per clip
+
+    expected = _common.expected_frames(jobs)
+    assert expected == pytest.approx(used_s * float(_media.RATE), abs=4)
+    raw = _common.raw_decode(jobs)
+    assert raw.video_frames == expected  # the raw baseline decodes the used ranges, not the file
+    assert raw.audio_samples == pytest.approx(used_s * _media.AUDIO_RATE, abs=4 * 2048)  # whole AAC frames at edges
+    mine = _common.pipeline_decode(jobs, AnalysisSettings())  # default: every frame (brief-expression spotting)
+    assert mine.video_frames == expected
+    assert mine.audio_samples == pytest.approx(used_s * 16000, abs=4 * 2)
