@@ -16,6 +16,7 @@ local engine already uses every core through torch's threads; Ray's win is
 adding machines (see docs/performance.md, "Scale out with Ray").
 
     python benchmarks/bench_ray.py                    # 6 timelines, 2 workers
+    python benchmarks/bench_ray.py --local-threads 1   # same torch threads per engine both ways
     python benchmarks/bench_ray.py --timelines 12 --workers 4 --address auto
 """
 
@@ -62,7 +63,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timelines", type=int, default=6)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--address", help="Ray cluster address (default: a local Ray instance)")
+    parser.add_argument("--local-threads", type=int,
+                        help="torch threads of the local run (default: torch's, one per core; each Ray worker "
+                             "gets one per CPU it reserves)")
     args = parser.parse_args(argv)
+
+    import torch
 
     from emoguide.pipeline.analyze import analyze_timeline
     from emoguide.pipeline.distributed import BatchItem, RayBatch, connect
@@ -73,13 +79,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"batch: {len(batch)} timelines, {3 * len(batch)} clips, {media_s:.1f} s of media; "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
 
+    if args.local_threads:
+        torch.set_num_threads(args.local_threads)
     t0 = time.perf_counter()
     engine = Engine.load()
     t1 = time.perf_counter()
     local = [analyze_timeline(tl, engine=engine) for tl in batch]
     t2 = time.perf_counter()
     del engine
-    rows = {"local (1 engine)": (t1 - t0, t2 - t1)}
+    rows = {f"local (1 engine, {torch.get_num_threads()} torch threads)": (t1 - t0, t2 - t1)}
 
     t0 = time.perf_counter()
     connect(args.address, log_to_driver=False,
@@ -91,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     distributed = ray_batch.analyze([BatchItem(tl) for tl in batch])
     t2 = time.perf_counter()
     ray_batch.close()
-    rows[f"Ray ({args.workers} workers)"] = (t1 - t0, t2 - t1)
+    rows[f"Ray ({args.workers} workers × 1 torch thread)"] = (t1 - t0, t2 - t1)
 
     same = [[c.status for c in a.clips] == [c.status for c in b.clips] for a, b in zip(local, distributed)]
     dp = max((float(np.abs(ca.windows.probs - cb.windows.probs).max()) for a, b in zip(local, distributed)

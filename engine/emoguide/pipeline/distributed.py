@@ -27,6 +27,7 @@ or identically mounted filesystem.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import threading
@@ -238,7 +239,7 @@ class RayBatch:
                 raise Cancelled("analysis cancelled")
             while idle and todo:
                 ticket, worker = todo.popleft(), idle.pop()
-                job = tracked[ticket[0]].plan.jobs[ticket[1]]
+                job = _absolute(tracked[ticket[0]].plan.jobs[ticket[1]])
                 running[self.actors[worker].analyze.remote(job, settings)] = (ticket, worker)
             if not running:  # every worker is gone: what is left cannot run
                 while todo:
@@ -271,6 +272,13 @@ class RayBatch:
                                         message=f"worker error: {type(cause).__name__}: {_first_line(cause)}")
                     idle.append(worker)
                 tracked[t].resolve(j, clip, warnings)
+
+
+def _absolute(job):
+    """The job with its media path made absolute on the driver: a worker's working folder is not ours."""
+    if job.source is None or job.source.path.is_absolute():
+        return job
+    return dataclasses.replace(job, source=dataclasses.replace(job.source, path=job.source.path.resolve()))
 
 
 def _first_line(exc: BaseException) -> str:
