@@ -57,9 +57,13 @@ def crop_faces(frames: np.ndarray, frame_index: np.ndarray, boxes: np.ndarray) -
         size = max(2, int(round(side)))
         # Edge padding = clamping the indices; cropping before the grey conversion converts only the
         # face's pixels, not the whole frame once per face (same numbers, a fraction of the work).
-        rows = np.clip(np.arange(top, top + size), 0, img.shape[0] - 1)
-        cols = np.clip(np.arange(left, left + size), 0, img.shape[1] - 1)
-        crop = img[rows[:, None], cols[None, :]].astype(np.float32) @ _GREY
+        if top >= 0 and left >= 0 and top + size <= img.shape[0] and left + size <= img.shape[1]:
+            crop = img[top:top + size, left:left + size]  # inside the frame: a view, no index arrays
+        else:
+            rows = np.clip(np.arange(top, top + size), 0, img.shape[0] - 1)
+            cols = np.clip(np.arange(left, left + size), 0, img.shape[1] - 1)
+            crop = img[rows[:, None], cols[None, :]]
+        crop = crop.astype(np.float32) @ _GREY
         resized = Image.fromarray(crop.astype(np.uint8)).resize((INPUT_SIZE, INPUT_SIZE), Image.BILINEAR)
         out[i] = np.asarray(resized, np.float32) / 255.0
     return out
