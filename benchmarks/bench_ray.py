@@ -79,11 +79,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"batch: {len(batch)} timelines, {3 * len(batch)} clips, {media_s:.1f} s of media; "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
 
-    if args.local_threads:
-        torch.set_num_threads(args.local_threads)
     t0 = time.perf_counter()
     engine = Engine.load()
     t1 = time.perf_counter()
+    if args.local_threads:  # after loading: CTranslate2 (Whisper) resets the OpenMP thread count it shares with torch
+        torch.set_num_threads(args.local_threads)
     local = [analyze_timeline(tl, engine=engine) for tl in batch]
     t2 = time.perf_counter()
     del engine
