@@ -146,10 +146,13 @@ def load_features(data_dir: Path, backbone=None, actors: tuple[int, ...] | None 
             raise RuntimeError(f"voice cache for actor {actor:02d} is inconsistent; delete {CACHE_DIR}")
         fb = np.concatenate([[0], np.cumsum(fblob["lengths"])])
         tb = np.concatenate([[0], np.cumsum(tblob["lengths"])])
+        # An NpzFile re-reads an array on every ``blob[key]``: read each once, or every clip's slice keeps
+        # its own copy of the actor's whole array alive (~12 GB for RAVDESS instead of ~0.2 GB).
+        frames, prosody, speech = fblob["frames"], tblob["prosody"], tblob["speech"]
         for i, name in enumerate(fblob["names"]):
             n = min(fb[i + 1] - fb[i], tb[i + 1] - tb[i])
-            result.frames.append(fblob["frames"][fb[i]: fb[i] + n])
-            result.prosody.append(tblob["prosody"][tb[i]: tb[i] + n])
-            result.speech.append(tblob["speech"][tb[i]: tb[i] + n])
+            result.frames.append(frames[fb[i]: fb[i] + n])
+            result.prosody.append(prosody[tb[i]: tb[i] + n])
+            result.speech.append(speech[tb[i]: tb[i] + n])
             result.clips.append(by_name[str(name)])
     return result
