@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,21 @@ RECOGNISERS = {
 }
 
 
+def default_torch_threads() -> int:
+    """CPU cores less one (at least one), or ``$EMOGUIDE_TORCH_THREADS``.
+
+    Decoding runs in a background thread beside the models, so giving torch every core
+    makes the two fight, and OpenMP's spin-waiting burns what is left. On the 2-core dev
+    machine one torch thread measured better: face detection of 20 frames 2.1–2.3 → 0.7–0.8 s
+    CPU and 7–8 → 3.1–3.5 s wall, and a whole batch 80.6 s vs 97.8/103.4 s with two threads
+    (docs/performance.md).
+    """
+    value = os.environ.get("EMOGUIDE_TORCH_THREADS")
+    if value:
+        return max(1, int(value))
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
 @dataclass
 class Engine:
     device: str
@@ -39,7 +55,8 @@ class Engine:
 
     @classmethod
     def load(cls, device: str | None = None, modalities: tuple[str, ...] = ("face", "voice", "text"),
-             fusion: str | None = None) -> "Engine":
+             fusion: str | None = None, torch_threads: int | None = None) -> "Engine":
+        """``torch_threads``: intra-op threads for the torch models (default :func:`default_torch_threads`)."""
         engine = cls(device=pick_device(device))
         for name in modalities:
             if name not in RECOGNISERS:
@@ -52,6 +69,10 @@ class Engine:
                 log.warning("%s recogniser unavailable: %s", name, exc)
                 engine.unavailable[name] = f"{type(exc).__name__}: {exc}"
         engine.fusion = default_fusion(fusion)
+        if engine.device == "cpu":  # after loading: CTranslate2 resets the OpenMP thread count it shares with torch
+            import torch
+
+            torch.set_num_threads(torch_threads or default_torch_threads())
         return engine
 
     def versions(self) -> dict[str, str]:
