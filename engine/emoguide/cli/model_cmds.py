@@ -13,7 +13,8 @@ import json
 import os
 from pathlib import Path
 
-TASKS = ("face", "voice", "text", "fusion", "guidance")
+TASKS = ("face", "voice", "text", "fusion", "guidance", "vad")
+TRAINABLE = ("face", "voice", "text", "fusion", "vad")
 DEFAULT_DATA = Path(os.environ.get("EMOGUIDE_DATA", "../shared/data"))
 
 
@@ -21,12 +22,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     t = sub.add_parser("train", help="retrain a shipped model from ../shared/data",
                        description="Retrain one model from the labelled data and overwrite its weights, checksum "
                                    "and model card in engine/emoguide/weights/. Slow: minutes to an hour on CPU.")
-    t.add_argument("task", choices=TASKS[:4])
+    t.add_argument("task", choices=TRAINABLE)
     t.add_argument("--data", type=Path, default=DEFAULT_DATA, help="labelled data folder (default ../shared/data)")
     t.set_defaults(run=run_train)
     e = sub.add_parser("eval", help="measure a model on held-out people",
                        description="Print accuracy, macro-F1, UAR, AUC-ROC (one-vs-rest macro), Cohen's kappa and the "
-                                   "confusion matrix on people the model never saw.",
+                                   "confusion matrix on people the model never saw; --task vad prints valence/arousal "
+                                   "MSE of the learned heads against the category norms.",
                        epilog="example: emoguide eval --task voice --data ../shared/data")
     e.add_argument("--task", choices=TASKS, required=True)
     e.add_argument("--data", type=Path, default=DEFAULT_DATA, help="labelled data folder (default ../shared/data)")

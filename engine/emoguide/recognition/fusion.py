@@ -147,7 +147,9 @@ class ReliabilityLateFusion(Fusion):
 def fuse_vad(results: dict[str, ModalityResult], weights: dict[str, np.ndarray], fused_probs: np.ndarray):
     """VAD per window: contribution-weighted learned VAD where modalities provide it, else norms.
 
-    Returns ``(vad (N, 3), source)`` with source "learned", "norms" or "mixed".
+    Returns ``(vad (N, 3), source)`` with source "learned", "norms" or "mixed". The source
+    counts only modalities that carry weight somewhere: an audio-only clip read by a voice
+    recogniser with a learned head is "learned", even if a face recogniser ran and found nothing.
     """
     covered = sum(weights.values()) > 0
     # nothing observed: "no reading" is the neutral origin, not the VAD of a uniform guess
@@ -160,7 +162,9 @@ def fuse_vad(results: dict[str, ModalityResult], weights: dict[str, np.ndarray],
         own = res.vad if res.vad is not None else vad_from_probs(res.probs)
         vad += weights[name][:, None] * own
     vad = np.where(covered[:, None], vad, from_norms)
-    source = "learned" if len(learned) == len(results) else "mixed"
+    used = [k for k in results if np.any(weights[k] > 0)]
+    n_learned = sum(k in learned for k in used)
+    source = "norms" if not n_learned else ("learned" if n_learned == len(used) else "mixed")
     return vad.astype(np.float32), source
 
 

@@ -199,6 +199,14 @@ def unimodal_reports(test_pools: dict[str, Pool]) -> list:
                 auc = roc_auc_score(strong[emotional], pool.extra["vad"][emotional, 1])
                 rep.notes.append(f"voice arousal separates RAVDESS strong vs normal intensity: AUC {auc:.3f} "
                                  "(non-neutral clips)")
+            from emoguide.labels import vad_from_probs
+            from emoguide.training.vad_voice import targets_common
+
+            target = targets_common(pool.y, pool.extra["intensity"])
+            for name, va in (("learned", pool.extra["vad"][:, :2]), ("norms", vad_from_probs(pool.probs)[:, :2])):
+                err = (va - target) ** 2
+                rep.notes.append(f"voice {name} VAD vs intensity-shifted norms (weights/vad.md): MSE valence "
+                                 f"{err[:, 0].mean():.4f} arousal {err[:, 1].mean():.4f}")
         reps.append(rep)
     return reps
 

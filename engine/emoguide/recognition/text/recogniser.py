@@ -23,7 +23,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from emoguide.labels import NUM_CLASSES
+from emoguide.labels import NUM_CLASSES, vad_from_probs
+from emoguide.recognition import base
 from emoguide.recognition.base import (
     ModalityResult,
     Recogniser,
@@ -36,6 +37,9 @@ from emoguide.recognition.base import (
 )
 from emoguide.recognition.text.classifier import TextEmotionHead, unpack
 from emoguide.recognition.text.encoder import MiniLMEncoder
+from emoguide.recognition.text.valence import WEIGHTS_FILE as VALENCE_FILE
+from emoguide.recognition.text.valence import TextValenceHead
+from emoguide.recognition.text.valence import load_head as load_valence_head
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +64,8 @@ class TextRecogniser(Recogniser):
     """Batched text emotion recognition; see the module docstring for the model."""
 
     def __init__(self, encoder: MiniLMEncoder, head: TextEmotionHead, thresholds28: np.ndarray,
-                 labels28: Sequence[str], version: str, batch_size: int = 64) -> None:
+                 labels28: Sequence[str], version: str, batch_size: int = 64,
+                 valence_head: TextValenceHead | None = None) -> None:
         super().__init__()
         from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
@@ -71,6 +76,8 @@ class TextRecogniser(Recogniser):
         self.labels28 = tuple(labels28)
         self.batch_size = batch_size
         self.device = encoder.device
+        #: learned valence (MELD sentiment) or None: then the fusion uses category norms
+        self.valence_head = valence_head
         self._vader = SentimentIntensityAnalyzer()
         self._modules = {"encoder": encoder, "head": self.head}
         self.spec = RecogniserSpec(modality="text", version=version, window_s=0.0, hop_s=0.0, sample_rate=0.0)
@@ -96,19 +103,31 @@ class TextRecogniser(Recogniser):
         device = pick_device(device)
         encoder = MiniLMEncoder(device)
         head = unpack(blob, list(encoder.layers[len(encoder.layers) - blob["n_top"]:]))
-        return cls(encoder, head, blob["thresholds28"].numpy(), blob["labels28"], version=digest[:12])
+        valence, version = _valence_head_for(digest), digest[:12]
+        if valence is not None:
+            version = f"{version}+v{valence[1][:6]}"  # cache keys change when the valence head does
+        return cls(encoder, head, blob["thresholds28"].numpy(), blob["labels28"], version=version,
+                   valence_head=valence[0] if valence else None)
 
     def probabilities(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """``(probs7 (N, 7), probs28 (N, 28))`` for non-empty texts, batched by length."""
+        p7, p28, _ = self.forward_texts(texts)
+        return p7, p28
+
+    def forward_texts(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(probs7, probs28, pooled (N, 384))``: one encoder pass gives both heads' input vector."""
         p7 = np.zeros((len(texts), NUM_CLASSES), dtype=np.float32)
         p28 = np.zeros((len(texts), len(self.labels28)), dtype=np.float32)
+        pooled = np.zeros((len(texts), self.encoder.hidden_size), dtype=np.float32)
         with torch.inference_mode():
             for idx, enc in self.encoder.iter_batches(texts, self.batch_size):
                 states = self.encoder.bottom_states(enc["input_ids"], enc["attention_mask"], self.n_bottom)
-                logits28, logits7 = self.head(states, enc["attention_mask"])
+                z = self.head.pooled(states, enc["attention_mask"])
+                logits28, logits7 = self.head.head28(z), self.head.head7(z)  # eval: dropout is identity
                 p7[idx] = torch.softmax(logits7.float(), dim=-1).cpu().numpy()
                 p28[idx] = torch.sigmoid(logits28.float()).cpu().numpy()
-        return p7, p28
+                pooled[idx] = z.float().cpu().numpy()
+        return p7, p28, pooled
 
     def predict(self, batch: Sequence[str]) -> ModalityResult:
         """One result row per text; texts without a word are absent."""
@@ -121,8 +140,12 @@ class TextRecogniser(Recogniser):
         vader = np.zeros(n, dtype=np.float32)
         live = np.flatnonzero(present)
         if len(live):
-            p7, p28 = self.probabilities([texts[i] for i in live])
+            p7, p28, pooled = self.forward_texts([texts[i] for i in live])
             rel = reliability_from_words(n_words[live])
+            if self.valence_head is not None:  # learned valence; arousal/dominance from the norms
+                result.vad = np.zeros((n, 3), np.float32)  # absent rows: the origin (weight 0 in fusion)
+                result.vad[live] = vad_from_probs(p7)
+                result.vad[live, 0] = self.valence_head.valence(pooled)
             result.probs[live] = p7
             probs28[live] = p28
             result.present[live] = True
@@ -130,12 +153,30 @@ class TextRecogniser(Recogniser):
             result.confidence[live] = p7.max(axis=1) * rel
             vader[live] = [self._vader.polarity_scores(texts[i])["compound"] for i in live]
         result.extras = {"vader_compound": vader, "n_words": n_words, "goemotions_probs": probs28}
+        if self.valence_head is not None and result.vad is None:
+            result.vad = np.zeros((n, 3), np.float32)
         return result
 
     def goemotions_labels(self, probs28: np.ndarray) -> list[list[str]]:
         """GoEmotions labels above their dev-tuned thresholds, per row."""
         on = np.asarray(probs28) >= self.thresholds28
         return [[self.labels28[j] for j in np.flatnonzero(row)] for row in on]
+
+
+def _valence_head_for(text_sha256: str) -> tuple[TextValenceHead, str] | None:
+    """The shipped valence head (checksum-verified) if it was trained on these text weights, else None.
+
+    A missing valence file is not an error (VAD then comes from norms); a corrupt one is.
+    """
+    if not (base.WEIGHTS_DIR / VALENCE_FILE).is_file():  # read at call time: tests point it elsewhere
+        return None
+    path = verified_weights(VALENCE_FILE)
+    head, trained_on = load_valence_head(path)
+    if trained_on != text_sha256:
+        log.warning("text valence head was trained on other text weights (%s…); using category norms",
+                    trained_on[:12])
+        return None
+    return head, sha256_of(path)
 
 
 @register("text")

@@ -5,6 +5,11 @@ window then pools the encoder frames it covers, weighted by speech
 probability, so overlapping windows cost nothing extra. A window without
 speech (silence, music, effects) is *absent*, not "neutral": the fusion then
 relies on the face and the words.
+
+Valence and arousal of speech windows come from the learned affect head
+(``voice_affect.pt``, trained on RAVDESS intensity; see ``weights/vad.md``)
+when it ships; dominance stays on the category norms of the window's
+probabilities. Without that file ``vad`` is None and the fusion uses norms.
 """
 
 from __future__ import annotations
@@ -12,8 +17,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from emoguide.recognition.base import (ModalityResult, Recogniser, RecogniserSpec, pick_device, register, sha256_of,
-                                       verified_weights)
+from emoguide.labels import vad_from_probs
+from emoguide.recognition import base
+from emoguide.recognition.base import (ModalityResult, Recogniser, RecogniserSpec, pick_device, register,
+                                       sha256_of, verified_weights)
+from emoguide.recognition.voice.affect import WEIGHTS_FILE as AFFECT_FILE
+from emoguide.recognition.voice.affect import load_affect
 from emoguide.recognition.voice.classifier import TO_COMMON, load_head, pooled_features
 from emoguide.recognition.voice.prosody import frame_tracks, window_stats
 from emoguide.recognition.voice.vad import SpeechDetector, window_speech_prob
@@ -25,10 +34,11 @@ SPEECH_THRESHOLD = 0.5
 
 @register("voice")
 class VoiceRecogniser(Recogniser):
-    def __init__(self, backbone, head: torch.nn.Module, vad: SpeechDetector, version: str, device: str):
+    def __init__(self, backbone, head: torch.nn.Module, vad: SpeechDetector, version: str, device: str,
+                 affect: torch.nn.Module | None = None):
         super().__init__()
-        self.backbone, self.head, self.vad = backbone, head, vad
-        self._modules = {"head": head}
+        self.backbone, self.head, self.vad, self.affect = backbone, head, vad, affect
+        self._modules = {"head": head} if affect is None else {"head": head, "affect": affect}
         self.device = device
         self.spec = RecogniserSpec(modality="voice", version=version, window_s=2.0, hop_s=1.0, sample_rate=16000)
 
@@ -36,7 +46,12 @@ class VoiceRecogniser(Recogniser):
     def load(cls, device: str | None = None) -> "VoiceRecogniser":
         device = pick_device(device)
         path = verified_weights("voice_emotion.pt")
-        return cls(load_backbone(device), load_head(path, device), SpeechDetector(), sha256_of(path)[:12], device)
+        version, affect = sha256_of(path)[:12], None
+        if (base.WEIGHTS_DIR / AFFECT_FILE).is_file():  # optional: absent → norms; corrupt → WeightsError
+            affect_path = verified_weights(AFFECT_FILE)
+            affect = load_affect(affect_path, device)
+            version = f"{version}+a{sha256_of(affect_path)[:6]}"  # cache keys change with the affect head
+        return cls(load_backbone(device), load_head(path, device), SpeechDetector(), version, device, affect)
 
     def predict(self, batch) -> ModalityResult:
         audio, starts, ends = batch
@@ -54,14 +69,22 @@ class VoiceRecogniser(Recogniser):
             feats[i] = pooled_features(frames[sel], tracks[sel], speech[sel])
         with torch.inference_mode():
             p8 = self.head(torch.from_numpy(feats).to(self.device)).cpu().numpy() if len(feats) else np.zeros((0, 8))
+            va = (self.affect(torch.from_numpy(feats).to(self.device)).cpu().numpy()
+                  if self.affect is not None and len(feats) else None)
         speech_p = window_speech_prob(speech, times, starts, ends)
         present = speech_p >= SPEECH_THRESHOLD
         probs = np.where(present[:, None], p8 @ TO_COMMON, 1.0 / TO_COMMON.shape[1]).astype(np.float32)
         reliability = np.where(present, speech_p, 0.0).astype(np.float32)
         extras = {"speech_prob": speech_p, "ravdess_probs": p8.astype(np.float32)}
         extras.update(window_stats(tracks, times, starts, ends))
+        vad = None
+        if self.affect is not None:  # learned valence/arousal, norm dominance; absent windows at the origin
+            vad = vad_from_probs(probs).astype(np.float32)
+            if va is not None:
+                vad[:, :2] = va
+            vad[~present] = 0.0
         return ModalityResult(probs=probs, confidence=(probs.max(1) * reliability).astype(np.float32),
-                              present=present, reliability=reliability, extras=extras)
+                              present=present, reliability=reliability, vad=vad, extras=extras)
 
     def transcribe(self, audio16k: np.ndarray):
         return self.backbone.transcribe(audio16k)
