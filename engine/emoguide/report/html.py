@@ -116,7 +116,9 @@ def _guidance_section(guidance) -> str:
 
 def _vad_sources(analysis) -> str:
     sources = sorted({c.windows.vad_source for c in analysis.clips if c.windows is not None})
-    names = {"norms": "category norms (Russell & Mehrabian 1977)", "learned": "learned regressors", "mixed": "both"}
+    names = {"norms": "category norms (Russell & Mehrabian 1977)",
+             "learned": "learned heads (voice valence/arousal, text valence; weights/vad.md)",
+             "mixed": "learned heads where a modality has one, category norms for the rest"}
     return ", ".join(names.get(s, s) for s in sources) or "—"
 
 
