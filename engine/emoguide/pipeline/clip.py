@@ -1,10 +1,14 @@
 """Analysing one clip's used media range: decode → recognisers → fusion.
 
 Video is decoded in chunks of a few seconds (a background thread keeps the next
-chunk decoding while the models work), so memory stays flat however long the
-clip is. Every frame of the used range goes through the cheap expression net
-(brief expressions need full rate); the expensive face detector runs only on
-every k-th frame and the tracker carries boxes in between.
+chunk decoding while the models work). Every frame of the used range goes
+through the cheap expression net (brief expressions need full rate); the
+expensive face detector runs only on every k-th frame and the tracker carries
+boxes in between. Per-frame readings are reduced to windows as soon as a window
+is complete and brief expressions are spotted over a rolling buffer
+(:mod:`emoguide.pipeline.rolling`); sound is read in blocks of two minutes
+(:mod:`emoguide.pipeline.audio_blocks`). So memory stays flat however long the
+clip is, and clips up to one block long give exactly a whole-clip pass's results.
 """
 
 from __future__ import annotations
@@ -20,9 +24,11 @@ from emoguide.labels import NUM_CLASSES
 from emoguide.pipeline.engine import Engine
 from emoguide.pipeline.progress import ProgressCallback, check_cancel, emit
 from emoguide.pipeline.results import BriefEvent, ClipWindows
+from emoguide.pipeline.rolling import FrameRoller, SpotStream, concat_dicts, concat_results
 from emoguide.pipeline.text_windows import words_for_clip, window_texts
 from emoguide.pipeline.windows import AnalysisSettings, make_windows
 from emoguide.recognition.base import ModalityResult
+from emoguide.recognition.windowing import window_slices
 from emoguide.timeline.mapping import ClipJob
 
 log = logging.getLogger(__name__)
@@ -57,23 +63,19 @@ def analyze_clip(job: ClipJob, info, engine: Engine, settings: AnalysisSettings,
     elif engine.has("face"):
         results["face"] = ModalityResult.absent(n)
 
-    audio = None
+    words: list[dict] = []
     if info.has_audio and engine.has("voice"):
         check_cancel(cancel)
-        from emoguide.media.audio import read_audio_range
-        from emoguide.media.stats import audio_window_stats
+        from emoguide.pipeline.audio_blocks import analyze_audio_blocks
 
-        audio = read_audio_range(job.source.path, job.media_start_s, job.media_end_s, rate=16000, info=info,
-                                 container_format=job.source.container_format, options=job.source.options or None)
-        rel_s, rel_e = starts - job.media_start_s, ends - job.media_start_s
-        emit(progress, "infer", 0, 1, job.clip_id, "voice")
-        results["voice"] = engine.recognisers["voice"].analyze_audio(audio, rel_s, rel_e)
-        for key, values in audio_window_stats(audio, rel_s, rel_e).items():
-            stats[f"audio_{key}"] = np.asarray(values, dtype=np.float32)
+        results["voice"], audio_stats, words = analyze_audio_blocks(job, info, engine, settings, starts, ends,
+                                                                    progress, cancel)
+        stats.update(audio_stats)
     elif engine.has("voice"):
         results["voice"] = ModalityResult.absent(n)
+    if not words:
+        words = words_for_clip(job, engine, None, None, transcribe=False)  # captions only
 
-    words = words_for_clip(job, engine, audio, results.get("voice"), transcribe=settings.transcribe)
     if engine.has("text"):
         check_cancel(cancel)
         texts = window_texts(words, starts, ends)
@@ -123,11 +125,10 @@ def _analyze_video(job, info, engine, settings, starts, ends, progress, cancel):
                                              container_format=job.source.container_format,
                                              options=job.source.options or None),
                            maxsize=int(rate * 2) + 4)
-    per_frame: list = []
-    times: list[np.ndarray] = []
-    stat_rows: list[dict[str, np.ndarray]] = []
-    stat_times: list[np.ndarray] = []
-    motion: list[np.ndarray] = []
+    face_roll = FrameRoller(starts, ends, lambda rows, t, s, e: face.aggregate(rows, t, s, e))
+    stat_roll = FrameRoller(starts, ends, lambda rows, t, s, e: {k: _window_mean(v, t, s, e) for k, v in rows.items()})
+    motion_roll = FrameRoller(starts, ends, lambda rows, t, s, e: {"motion": _window_mean(rows["motion"], t, s, e)})
+    spotter = SpotStream(face.spot) if full_rate else None
     thumbnail = None
     mid = 0.5 * (job.media_start_s + job.media_end_s)
     prev_last = None
@@ -138,22 +139,24 @@ def _analyze_video(job, info, engine, settings, starts, ends, progress, cancel):
         nonlocal prev_last, thumbnail
         frames = np.stack(chunk)
         t = np.asarray(chunk_t, dtype=np.float64)
-        per_frame.append(face.analyze_frames(frames, t, detect_every=detect_every))
-        times.append(t)
+        chunk.clear()  # the stacked copy is all we need: do not hold the chunk twice
+        chunk_t.clear()
+        readings = face.analyze_frames(frames, t, detect_every=detect_every)
+        face_roll.push(t, readings)
+        if spotter is not None:
+            spotter.push(t, readings)
         # Picture statistics are slow-moving: measure them at the detection rate on a 4×-subsampled
         # grid (16× fewer pixels); motion needs every frame, but not every pixel either.
         small = frames[:, ::STAT_STRIDE, ::STAT_STRIDE]
-        stat_rows.append(frame_stats(small[::detect_every]))
-        stat_times.append(t[::detect_every])
+        stat_roll.push(t[::detect_every], frame_stats(small[::detect_every]))
         with_prev = small if prev_last is None else np.concatenate([prev_last[None], small])
         m = motion_energy(with_prev)
-        motion.append(m[-len(frames):] if len(m) >= len(frames) else np.concatenate([np.zeros(len(frames) - len(m)), m]))
-        prev_last = small[-1]
+        motion_roll.push(t, {"motion": m[-len(frames):] if len(m) >= len(frames)
+                             else np.concatenate([np.zeros(len(frames) - len(m)), m])})
+        prev_last = small[-1].copy()
         if thumbnail is None and t[-1] >= mid:
             thumbnail = _jpeg(frames[int(np.argmin(np.abs(t - mid)))])
         emit(progress, "decode", float(t[-1] - job.media_start_s), total, job.clip_id, "video")
-        chunk.clear()
-        chunk_t.clear()
 
     try:
         for frame in frames_iter:
@@ -169,37 +172,21 @@ def _analyze_video(job, info, engine, settings, starts, ends, progress, cancel):
         if close:
             close()
     n = len(starts)
-    if not per_frame:
+    if not face_roll.times and not face_roll.outputs:
         return ModalityResult.absent(n), {}, [], None
-    frames_all = _concat_face_frames(per_frame)
-    t_all = np.concatenate(times)
-    result = face.aggregate(frames_all, t_all, starts, ends)
+    result = concat_results(face_roll.finish())
     events = [BriefEvent(e.onset_s, e.apex_s, e.offset_s, e.label, float(e.strength))
-              for e in face.spot(frames_all, t_all)] if full_rate else []
-    t_stats = np.concatenate(stat_times)
-    stats = {k: _window_mean(np.concatenate([row[k] for row in stat_rows]), t_stats, starts, ends) for k in stat_rows[0]}
-    stats["motion"] = _window_mean(np.concatenate(motion), t_all, starts, ends)
+              for e in spotter.finish()] if spotter is not None else []
+    stats = concat_dicts(stat_roll.finish())
+    stats.update(concat_dicts(motion_roll.finish()))
     return result, stats, events, thumbnail
-
-
-def _concat_face_frames(parts: list):
-    """Concatenate per-chunk FaceFrames dataclasses field by field."""
-    import dataclasses
-
-    first = parts[0]
-    values = {}
-    for f in dataclasses.fields(first):
-        items = [getattr(p, f.name) for p in parts]
-        values[f.name] = np.concatenate(items) if isinstance(items[0], np.ndarray) else items[0]
-    return type(first)(**values)
 
 
 def _window_mean(values: np.ndarray, times: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     out = np.full(len(starts), np.nan, dtype=np.float32)
-    for i, (s, e) in enumerate(zip(starts, ends)):
-        sel = (times >= s) & (times < e)
-        if sel.any():
-            out[i] = float(np.nanmean(values[sel]))
+    lo, hi = window_slices(times, starts, ends)
+    for i in np.flatnonzero(hi > lo):
+        out[i] = float(np.nanmean(values[lo[i]:hi[i]]))
     return out
 
 

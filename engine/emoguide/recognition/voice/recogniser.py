@@ -59,13 +59,25 @@ class VoiceRecogniser(Recogniser):
 
     def analyze_audio(self, audio16k: np.ndarray, window_starts: np.ndarray, window_ends: np.ndarray) -> ModalityResult:
         """Windows in seconds relative to the start of ``audio16k``."""
-        starts, ends = np.asarray(window_starts, float), np.asarray(window_ends, float)
         frames, times = self.backbone.encode(audio16k)
-        tracks = frame_tracks(audio16k, len(frames))
-        speech = self.vad.frame_probs(audio16k, len(frames))
+        tracks, speech = self.frame_tracks(audio16k, len(frames))
+        return self.windows_from_frames(frames, times, tracks, speech, window_starts, window_ends)
+
+    def frame_tracks(self, audio16k: np.ndarray, n_frames: int) -> tuple[np.ndarray, np.ndarray]:
+        """Prosody tracks and speech probability on the 50 Hz encoder frame grid of ``audio16k``."""
+        return frame_tracks(audio16k, n_frames), self.vad.frame_probs(audio16k, n_frames)
+
+    def windows_from_frames(self, frames: np.ndarray, times: np.ndarray, tracks: np.ndarray, speech: np.ndarray,
+                            window_starts: np.ndarray, window_ends: np.ndarray) -> ModalityResult:
+        """Windows from frame-level arrays (split from :meth:`analyze_audio` so the pipeline can feed
+        long media block by block, keeping only a few minutes of frames in memory)."""
+        from emoguide.recognition.windowing import window_slices
+
+        starts, ends = np.asarray(window_starts, float), np.asarray(window_ends, float)
         feats = np.zeros((len(starts), 776), np.float32)
-        for i, (s, e) in enumerate(zip(starts, ends)):
-            sel = (times >= s) & (times < e)
+        lo, hi = window_slices(times, starts, ends)
+        for i in range(len(starts)):
+            sel = slice(lo[i], max(lo[i], hi[i]))
             feats[i] = pooled_features(frames[sel], tracks[sel], speech[sel])
         with torch.inference_mode():
             p8 = self.head(torch.from_numpy(feats).to(self.device)).cpu().numpy() if len(feats) else np.zeros((0, 8))
