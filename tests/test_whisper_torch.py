@@ -35,3 +35,27 @@ def test_real_length_encoding_keeps_frame_count_and_stays_close():
     assert short.shape == padded.shape == (5, 50, 384)
     assert _cosine(short[0], padded[0]).mean() > 0.99  # embeddings differ only at the clip's end
     assert 0.5 < _cosine(short[-1], padded[-1]).mean() < 0.9999  # attention sees less context
+
+
+def test_layered_backbone_keeps_ctranslate2_columns_and_adds_a_layer():
+    from emoguide.recognition.voice.whisper_torch import LayeredBackbone
+
+    audio = read_audio_range(EXAMPLES / "media" / "cremad_1001_DFA_angry.mp4", 0, 1.2)
+    base = load_backbone("cpu")
+    frames, times = LayeredBackbone(base, 2, load_encoder()).encode(audio)
+    reference, ref_times = base.encode(audio)
+    assert frames.shape == (len(reference), 768) and np.array_equal(times, ref_times)
+    assert np.array_equal(frames[:, :384], reference)
+    assert np.allclose(frames[:, 384:], encode_layers(audio, load_encoder())[2], atol=1e-4)  # one chunk
+
+
+def test_chunked_layer_frames_cover_long_audio_from_central_chunks():
+    from emoguide.recognition.voice.whisper_torch import encode_layer_chunked
+
+    clip = read_audio_range(EXAMPLES / "media" / "cremad_1001_DFA_angry.mp4", 0, 2.5)
+    audio = np.tile(clip, 4)[: 9 * 16000 + 100]  # 9 s: several chunks and a ragged end
+    frames = encode_layer_chunked(audio, 2, 4.0, 2.0, load_encoder())
+    assert frames.shape == (int(np.ceil(len(audio) / 320)), 384) and np.abs(frames).sum(1).min() > 0
+    # frames 150-249 (3-5 s) come from the chunk 2-6 s: the same as encoding that stretch alone
+    alone = encode_layers(audio[2 * 16000: 6 * 16000], load_encoder(), upto=2)[2]
+    assert np.allclose(frames[150:250], alone[50:150], atol=1e-4)

@@ -5,6 +5,13 @@ Actors 01–16 train, 17–20 choose (epochs, model), 21–24 are reported once
 Whisper tiny.en encoder frames and prosody tracks are extracted once into a
 cache (``EMOGUIDE_VOICE_CACHE``, default /tmp/emoguide_voice_cache).
 
+The head reads encoder layer 2 of 4 (``--layer 2``, the default since issue #8),
+run on each clip's real length by the PyTorch copy of the encoder
+(:mod:`emoguide.recognition.voice.whisper_torch`): on validation actors it beat
+the last layer, which CTranslate2 exposes, by 5 points
+(:mod:`emoguide.training.voice_layer_experiment`). ``--layer -1`` trains on
+CTranslate2's last layer as before.
+
     python -m emoguide.training.voice --data ../shared/data     # minutes, most of it feature extraction
     emoguide eval --task voice --data ../shared/data
 """
@@ -30,10 +37,21 @@ log = logging.getLogger(__name__)
 WEIGHTS_NAME = "voice_emotion.pt"
 
 
-def dataset(data_dir: Path):
-    """``(X (N, 776), y (N,), actors (N,))`` of pooled features for every RAVDESS clip."""
+def dataset(data_dir: Path, layer: int | None = None):
+    """``(X (N, 776), y (N,), actors (N,))`` of pooled features for every RAVDESS clip.
+
+    ``layer=None`` pools CTranslate2's last encoder layer (30 s-padded); ``layer=k``
+    pools layer ``k`` of the PyTorch encoder run on the clip's real length.
+    """
     feats = load_features(Path(data_dir))
-    x = np.stack([pooled_features(f, p, s) for f, p, s in zip(feats.frames, feats.prosody, feats.speech)])
+    frames = feats.frames
+    if layer is not None:
+        from emoguide.training.voice_layer_data import load_layers
+
+        by_actor = {a: load_layers(Path(data_dir), a, "real") for a in sorted({c.actor for c in feats.clips})}
+        frames = [by_actor[c.actor][c.path.name][layer, : len(p)] for c, p in zip(feats.clips, feats.prosody)]
+    x = np.stack([pooled_features(f, p[: len(f)], s[: len(f)])
+                  for f, p, s in zip(frames, feats.prosody, feats.speech)])
     y = np.array([c.emotion for c in feats.clips])
     actors = np.array([c.actor for c in feats.clips])
     return x, y, actors
@@ -65,9 +83,10 @@ def _fit(x, y, x_val, y_val, seed: int, epochs: int = 60, hidden: int = 256, mea
     return best_state, best, best_epoch
 
 
-def train(data_dir: Path, out_dir: Path = WEIGHTS_DIR, seeds: int = 5, hidden: int = 256) -> dict:
+def train(data_dir: Path, out_dir: Path = WEIGHTS_DIR, seeds: int = 5, hidden: int = 256,
+          layer: int | None = 2) -> dict:
     torch.set_num_threads(1)
-    x, y, actors = dataset(data_dir)
+    x, y, actors = dataset(data_dir, layer)
     tr, va = np.isin(actors, TRAIN_ACTORS), np.isin(actors, VAL_ACTORS)
     mean, std = x[tr].mean(0), x[tr].std(0) + 1e-4
     states, vals = [], []
@@ -77,7 +96,8 @@ def train(data_dir: Path, out_dir: Path = WEIGHTS_DIR, seeds: int = 5, hidden: i
         vals.append((acc, epoch))
         log.warning("seed %d: validation accuracy %.3f at epoch %d", seed, acc, epoch)
     path = Path(out_dir) / WEIGHTS_NAME
-    torch.save({"states": states, "hidden": hidden, "classes": list(RAVDESS_CLASSES), "validation": vals}, path)
+    torch.save({"states": states, "hidden": hidden, "classes": list(RAVDESS_CLASSES), "validation": vals,
+                "encoder_layer": layer}, path)
     if Path(out_dir).resolve() == WEIGHTS_DIR.resolve():
         record_checksum(path)
     return {"path": str(path), "validation": vals}
@@ -93,7 +113,7 @@ def evaluate(data_dir: Path, weights: Path | None = None) -> list[Classification
     from emoguide.recognition.base import verified_weights
 
     head = load_head(weights or verified_weights(WEIGHTS_NAME))
-    x, y, actors = dataset(data_dir)
+    x, y, actors = dataset(data_dir, head.encoder_layer)
     reports = []
     for name, group in (("test actors 21-24", TEST_ACTORS), ("validation actors 17-20", VAL_ACTORS)):
         sel = np.isin(actors, group)
@@ -111,10 +131,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--data", type=Path, default=Path("../shared/data"))
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--out", type=Path, default=WEIGHTS_DIR)
+    p.add_argument("--layer", type=int, default=2, help="encoder layer to pool (0-4); -1: CTranslate2's last layer")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     t0 = time.time()
-    result = train(args.data, args.out, seeds=args.seeds)
+    result = train(args.data, args.out, seeds=args.seeds, layer=None if args.layer < 0 else args.layer)
     for report in evaluate(args.data, Path(result["path"])):
         print(report.format())
     print(f"trained in {(time.time() - t0) / 60:.1f} min")

@@ -47,14 +47,17 @@ class VoiceHead(nn.Module):
         return self.net((x - self.mean) / self.std)
 
 
-def load_head(path, device: str = "cpu") -> VoiceHead:
+def load_head(path, device: str = "cpu") -> "Ensemble":
+    """The ensemble; ``.encoder_layer`` says which frames it pools (None: CTranslate2's last layer)."""
     blob = torch.load(path, map_location="cpu", weights_only=False)
     heads = []
     for state in blob["states"]:
         head = VoiceHead(hidden=blob["hidden"])
         head.load_state_dict(state)
         heads.append(head.eval().to(device))
-    return Ensemble(heads).eval().to(device)
+    ensemble = Ensemble(heads).eval().to(device)
+    ensemble.encoder_layer = blob.get("encoder_layer")
+    return ensemble
 
 
 class Ensemble(nn.Module):
@@ -63,6 +66,7 @@ class Ensemble(nn.Module):
     def __init__(self, heads):
         super().__init__()
         self.heads = nn.ModuleList(heads)
+        self.encoder_layer: int | None = None  # which Whisper layer's frames the members read
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.stack([h(x).softmax(-1) for h in self.heads]).mean(0)

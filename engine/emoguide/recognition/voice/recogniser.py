@@ -26,7 +26,8 @@ from emoguide.recognition.voice.affect import load_affect
 from emoguide.recognition.voice.classifier import TO_COMMON, load_head, pooled_features
 from emoguide.recognition.voice.prosody import frame_tracks, window_stats
 from emoguide.recognition.voice.vad import SpeechDetector, window_speech_prob
-from emoguide.recognition.voice.whisper_backbone import load_backbone
+from emoguide.recognition.voice.whisper_backbone import ENCODER_DIM, load_backbone
+from emoguide.recognition.voice.whisper_torch import LayeredBackbone
 
 #: a window is "speech" when its speech probability reaches this
 SPEECH_THRESHOLD = 0.5
@@ -51,7 +52,10 @@ class VoiceRecogniser(Recogniser):
             affect_path = verified_weights(AFFECT_FILE)
             affect = load_affect(affect_path, device)
             version = f"{version}+a{sha256_of(affect_path)[:6]}"  # cache keys change with the affect head
-        return cls(load_backbone(device), load_head(path, device), SpeechDetector(), version, device, affect)
+        head, backbone = load_head(path, device), load_backbone(device)
+        if head.encoder_layer is not None:  # the head reads an earlier Whisper layer: frames carry both
+            backbone = LayeredBackbone(backbone, head.encoder_layer)
+        return cls(backbone, head, SpeechDetector(), version, device, affect)
 
     def predict(self, batch) -> ModalityResult:
         audio, starts, ends = batch
@@ -75,12 +79,18 @@ class VoiceRecogniser(Recogniser):
 
         starts, ends = np.asarray(window_starts, float), np.asarray(window_ends, float)
         feats = np.zeros((len(starts), 776), np.float32)
+        head_feats = np.zeros_like(feats)  # LayeredBackbone frames: [last layer | the head's layer]
+        layered = frames.shape[1] > ENCODER_DIM
         lo, hi = window_slices(times, starts, ends)
         for i in range(len(starts)):
             sel = slice(lo[i], max(lo[i], hi[i]))
-            feats[i] = pooled_features(frames[sel], tracks[sel], speech[sel])
+            feats[i] = pooled_features(frames[sel, :ENCODER_DIM], tracks[sel], speech[sel])
+            if layered:
+                head_feats[i] = pooled_features(frames[sel, ENCODER_DIM:], tracks[sel], speech[sel])
+        head_feats = head_feats if layered else feats
         with torch.inference_mode():
-            p8 = self.head(torch.from_numpy(feats).to(self.device)).cpu().numpy() if len(feats) else np.zeros((0, 8))
+            p8 = (self.head(torch.from_numpy(head_feats).to(self.device)).cpu().numpy() if len(feats)
+                  else np.zeros((0, 8)))
             va = (self.affect(torch.from_numpy(feats).to(self.device)).cpu().numpy()
                   if self.affect is not None and len(feats) else None)
         speech_p = window_speech_prob(speech, times, starts, ends)
