@@ -256,5 +256,9 @@ class LayeredBackbone:
         last, times = self.base.encode(audio16k)
         if len(last) == 0:
             return np.zeros((0, 2 * last.shape[1]), np.float32), times
-        mid = encode_layer_chunked(audio16k, self.layer, self.chunk_s, self.hop_s, self.encoder)
+        audio, step = np.asarray(audio16k, np.float32), 30 * 16000
+        # chunked per 30 s stretch, as CTranslate2 is: a block of whole 30 s stretches (the pipeline's
+        # audio blocks) then gets exactly the frames a whole-clip pass gives
+        mid = np.concatenate([encode_layer_chunked(audio[s: s + step], self.layer, self.chunk_s, self.hop_s,
+                                                   self.encoder) for s in range(0, len(audio), step)])
         return np.concatenate([last, mid[: len(last)]], axis=1), times
