@@ -48,7 +48,7 @@ def git_commit() -> str:
         import emoguide
 
         where = Path(emoguide.__file__).resolve().parent.parent
-        note = "" if where == REPO / "engine" else f", emoguide imported from {where}"
+        note = "" if where == REPO / "engine" else f" is the repo's HEAD; emoguide imported from {where}"
         return (out.stdout.strip() or "unknown") + (" + uncommitted engine changes" if dirty and not note else "") + note
     except (OSError, subprocess.SubprocessError):
         return "unknown"

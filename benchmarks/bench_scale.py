@@ -73,6 +73,8 @@ def main() -> None:
     p.add_argument("--series", choices=("length", "clips", "all"), default="all")
     p.add_argument("--max-media", type=float, default=30.0,
                    help="skip points whose used media exceeds this many minutes (default 30; 120 runs everything)")
+    p.add_argument("--min-media", type=float, default=0.0,
+                   help="skip points with less used media than this many minutes (to run long points separately)")
     p.add_argument("--max-clips", type=int, default=1000, help="skip points with more clips (default 1000)")
     p.add_argument("--short-clip-s", type=float, default=1.0, help="clip length of the clip-count series (default 1 s)")
     p.add_argument("--child", type=Path, help=argparse.SUPPRESS)
@@ -83,15 +85,16 @@ def main() -> None:
     _common.print_machine("bench_scale: time and peak memory vs timeline length and clip count", args.device)
     segment = _media.face_media(args.work, (640, 360), "libx264", SEGMENT_S, gop_s=10.0)
     print(f"media           {segment.name}: 640×360 H.264, GOP 10 s, speech + faces; longer files are remuxed loops")
-    print(f"limits          --max-media {args.max_media:g} min, --max-clips {args.max_clips}\n")
+    print(f"limits          --min-media {args.min_media:g} min, --max-media {args.max_media:g} min, "
+          f"--max-clips {args.max_clips}\n")
     header = (f"{'series':7} {'clips':>6} {'used media':>11} {'wall s':>8} {'s per media s':>14} {'× real time':>12} "
               f"{'RSS loaded MiB':>15} {'peak RSS MiB':>13} {'growth MiB':>11}  load avg")
     print(header, flush=True)
     for series, n, clip_s, spacing, media_s in points(args):
         used_s = n * clip_s
         label = f"{series:7} {n:6d} {_fmt_len(used_s):>11}"
-        if used_s > args.max_media * 60 + 1e-6 or n > args.max_clips:
-            print(f"{label}  not run (over --max-media / --max-clips)", flush=True)
+        if used_s > args.max_media * 60 + 1e-6 or n > args.max_clips or used_s < args.min_media * 60 - 1e-6:
+            print(f"{label}  not run (outside --min-media / --max-media / --max-clips)", flush=True)
             continue
         media = segment if media_s <= SEGMENT_S else _media.looped_media(args.work, segment, media_s)
         clips = [(media, k * spacing, clip_s) for k in range(n)]
