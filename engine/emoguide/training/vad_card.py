@@ -19,9 +19,9 @@ def write_card(results: list[str]) -> Path:
     search_v = "; ".join(f"hidden {s['hidden']}, wd {s['wd']}: {s['val_mse']:.4f}" for s in vmeta["search"])
     search_t = "; ".join(f"{w} {l2:g}: {m:.4f}" for w, l2, m in tmeta["search"])
     printed = "\n\n".join(results)
-    from emoguide.recognition.voice.vad import SpeechDetector
+    from emoguide.recognition.voice.vad import SHIPPED_SPEECH_BACKEND, SpeechDetector
 
-    detector = SpeechDetector().backend  # the speech weighting the pooled features were made with
+    detector = SpeechDetector(backend=SHIPPED_SPEECH_BACKEND).backend  # the speech weighting of the pooled features
     text_md = f"""# Learned valence/arousal (`{AFFECT_FILE}`, `{VALENCE_FILE}`)
 
 Issue #3 asks for VAD learned *where labels exist, otherwise derived from class

@@ -111,12 +111,12 @@ def extract_frames(clips: list[Clip], backbone, actor: int) -> Path:
 def extract_tracks(clips: list[Clip], actor: int) -> Path:
     """Per-frame prosody and speech probability of one actor's clips into the cache."""
     from emoguide.recognition.voice.prosody import frame_tracks
-    from emoguide.recognition.voice.vad import SpeechDetector
+    from emoguide.recognition.voice.vad import SHIPPED_SPEECH_BACKEND, SpeechDetector
     from emoguide.recognition.voice.whisper_backbone import SAMPLES_PER_FRAME
 
     out = _cache(actor, "tracks")
     if not out.is_file():
-        detector = SpeechDetector()
+        detector = SpeechDetector(backend=SHIPPED_SPEECH_BACKEND)
         mine = [c for c in clips if c.actor == actor]
         pros, speech = [], []
         for clip in mine:

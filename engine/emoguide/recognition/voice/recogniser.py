@@ -25,7 +25,7 @@ from emoguide.recognition.voice.affect import WEIGHTS_FILE as AFFECT_FILE
 from emoguide.recognition.voice.affect import load_affect
 from emoguide.recognition.voice.classifier import TO_COMMON, load_head, pooled_features
 from emoguide.recognition.voice.prosody import frame_tracks, window_stats
-from emoguide.recognition.voice.vad import SpeechDetector, window_speech_prob
+from emoguide.recognition.voice.vad import SHIPPED_SPEECH_BACKEND, SpeechDetector, window_speech_prob
 from emoguide.recognition.voice.whisper_backbone import ENCODER_DIM, load_backbone
 from emoguide.recognition.voice.whisper_torch import LayeredBackbone
 
@@ -55,7 +55,10 @@ class VoiceRecogniser(Recogniser):
         head, backbone = load_head(path, device), load_backbone(device)
         if head.encoder_layer is not None:  # the head reads an earlier Whisper layer: frames carry both
             backbone = LayeredBackbone(backbone, head.encoder_layer)
-        return cls(backbone, head, SpeechDetector(), version, device, affect)
+        # The shipped heads were trained and measured with the energy/flatness speech weights (see
+        # voice_emotion.md); pinning the backend keeps an installed silero-vad from silently changing
+        # the features they read. Retrain with Silero before switching this.
+        return cls(backbone, head, SpeechDetector(backend=SHIPPED_SPEECH_BACKEND), version, device, affect)
 
     def predict(self, batch) -> ModalityResult:
         audio, starts, ends = batch

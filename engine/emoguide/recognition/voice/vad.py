@@ -30,6 +30,10 @@ SAMPLE_RATE = 16000
 SILERO_CHUNK = 512  # samples per Silero decision at 16 kHz
 FRAME_RATE = 50.0
 WINDOW_QUANTILE = 0.75
+#: the backend the shipped voice weights were trained and measured with; training and inference both
+#: use it, so installing silero-vad cannot silently change the pooled features. To move to Silero,
+#: set this to "silero", install silero-vad, retrain (`emoguide train voice`, `emoguide train vad`).
+SHIPPED_SPEECH_BACKEND = "energy"
 
 
 class SpeechDetector:
