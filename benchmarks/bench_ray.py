@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     same = [[c.status for c in a.clips] == [c.status for c in b.clips] for a, b in zip(local, distributed)]
     dp = max((float(np.abs(ca.windows.probs - cb.windows.probs).max()) for a, b in zip(local, distributed)
               for ca, cb in zip(a.clips, b.clips) if ca.windows is not None and len(ca.windows)), default=0.0)
-    print(f"\n| run | start s | analyze s | total s | media s / analyze s |\n|---|---|---|---|---|")
+    print("\n| run | start s | analyze s | total s | media s / analyze s |\n|---|---|---|---|---|")
     for name, (start, work) in rows.items():
         print(f"| {name} | {start:.1f} | {work:.1f} | {start + work:.1f} | {media_s / work:.2f} |")
     (ls, la), (rs, ra) = rows.values()

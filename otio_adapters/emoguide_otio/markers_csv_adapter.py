@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 
-from emoguide_otio.markers_table import collect, rows_as_dicts
+from emoguide_otio.markers_table import rows_as_dicts
 
 COLUMNS = ["timecode_in", "timecode_out", "duration_frames", "where", "kind", "name", "colour", "comment", "rule",
            "reason", "confidence"]

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emoguide.labels import LABEL_INDEX, LABELS, to_common
+from emoguide.labels import LABELS, to_common
 
 log = logging.getLogger(__name__)
 

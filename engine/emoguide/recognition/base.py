@@ -17,7 +17,7 @@ import abc
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar
+from typing import Any, Callable
 
 import numpy as np
 
@@ -133,6 +133,23 @@ def sha256_of(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def weights_path_for(filename: str, weights_path: str | Path | None = None,
+                     expected_sha256: str | None = None) -> Path:
+    """The shipped ``filename`` (checksum-verified), or another file for tests and experiments.
+
+    Another file is checked against ``expected_sha256`` when one is given; it has no
+    recorded checksum of its own.
+    """
+    if weights_path is None:
+        return verified_weights(filename)
+    path = Path(weights_path)
+    if not path.is_file():
+        raise WeightsError(f"weights file {path} is missing")
+    if expected_sha256 is not None and sha256_of(path) != expected_sha256:
+        raise WeightsError(f"{path} does not match the expected checksum {expected_sha256[:12]}…")
+    return path
 
 
 def verified_weights(filename: str, expected_sha256: str | None = None) -> Path:

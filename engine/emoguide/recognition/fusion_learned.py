@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from emoguide.labels import NUM_CLASSES
-from emoguide.recognition.base import ModalityResult, WeightsError, sha256_of, verified_weights
+from emoguide.recognition.base import ModalityResult, sha256_of, weights_path_for
 from emoguide.recognition.fusion import FUSIONS, Fusion, FusedResult, disagreement, fuse_vad
 from emoguide.recognition.fusion_baselines import MODALITIES, N_MOD, stack_results
 
@@ -112,14 +112,7 @@ class LearnedFusion(Fusion):
     @classmethod
     def load(cls, weights_path: Path | None = None, expected_sha256: str | None = None) -> "LearnedFusion":
         """Load the shipped weights (checksum-verified), or another file checked against ``expected_sha256``."""
-        if weights_path is None:
-            path = verified_weights(WEIGHTS_FILE)
-        else:
-            path = Path(weights_path)
-            if not path.is_file():
-                raise WeightsError(f"weights file {path} is missing")
-            if expected_sha256 is not None and sha256_of(path) != expected_sha256:
-                raise WeightsError(f"{path} does not match the expected checksum {expected_sha256[:12]}…")
+        path = weights_path_for(WEIGHTS_FILE, weights_path, expected_sha256)
         blob = torch.load(path, map_location="cpu", weights_only=True)
         net = GatedFusionNet(hidden=int(blob["config"]["hidden"]))
         net.load_state_dict(blob["state_dict"])

@@ -29,11 +29,11 @@ from emoguide.recognition.base import (
     ModalityResult,
     Recogniser,
     RecogniserSpec,
-    WeightsError,
     pick_device,
     register,
     sha256_of,
     verified_weights,
+    weights_path_for,
 )
 from emoguide.recognition.text.classifier import TextEmotionHead, unpack
 from emoguide.recognition.text.encoder import MiniLMEncoder
@@ -90,14 +90,7 @@ class TextRecogniser(Recogniser):
         ``weights_path``/``expected_sha256`` load another file (tests, experiments); that
         file is checked against ``expected_sha256`` when given.
         """
-        if weights_path is None:
-            path = verified_weights(WEIGHTS_FILE)
-        else:
-            path = Path(weights_path)
-            if not path.is_file():
-                raise WeightsError(f"weights file {path} is missing")
-            if expected_sha256 is not None and sha256_of(path) != expected_sha256:
-                raise WeightsError(f"{path} does not match the expected checksum {expected_sha256[:12]}…")
+        path = weights_path_for(WEIGHTS_FILE, weights_path, expected_sha256)
         digest = sha256_of(path)
         blob = torch.load(path, map_location="cpu", weights_only=True)
         device = pick_device(device)
