@@ -430,3 +430,24 @@ def test_non_finite_analysis_values_travel_as_null(engine):
     assert set(result["analysis"]["clips"][0]["windows"]["modalities"]["voice"]["pitch_hz"]) == {None}
     back = TimelineAnalysis.from_dict(result["analysis"]).clips[0].windows.modalities["voice"]["pitch_hz"]
     assert back.dtype == np.float32 and np.isnan(back).all()
+
+
+def test_a_result_that_cannot_travel_fails_its_job_not_the_server():
+    """If a runner ever returns something the wire refuses (here Infinity), that job fails with a clear
+    error, the client is not left waiting, and the server goes on serving others."""
+    class Unsendable(JobRunner):
+        def run(self, job, progress):
+            return {"analysis": {"loudness": float("inf")}}
+
+    info = ConnectionInfo(key=new_key(), control_port=0, pub_port=0, ws_port=None)
+    server = EngineServer(info, Unsendable(StandIn()), context=zmq.Context())
+    server.bind()
+    server.start()
+    try:
+        with client(info) as c:
+            with pytest.raises(JobFailed) as failed:
+                c.wait(c.analyze(make_timeline()), timeout=10)
+            assert failed.value.error["code"] == "internal" and "cannot be sent" in failed.value.error["message"]
+            assert c.ping()["engine"]["engine"] == "ready"
+    finally:
+        server.stop()

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
 from emoguide.pipeline.progress import Cancelled, ProgressEvent
-from emoguide.server.protocol import new_id
+from emoguide.server.protocol import dumps, new_id
 
 log = logging.getLogger(__name__)
 
@@ -189,6 +189,7 @@ class JobManager:
 
         try:
             result = self.runner.run(job, progress)
+            _check_sendable(result)
         except Cancelled:
             self._finish(job, CANCELLED, error=_cancel_error(job))
         except JobError as exc:
@@ -222,3 +223,12 @@ def _cancel_error(job: Job) -> dict[str, str]:
         return {"code": "engine_unavailable", "message": "the engine shut down while this job ran; start it again "
                                                          "('emoguide serve') and send the timeline again"}
     return {"code": "cancelled", "message": "cancelled while running"}
+
+
+def _check_sendable(result: Any) -> None:
+    """Fail the job (not the server) when its result cannot travel: the wire refuses NaN and non-JSON values,
+    and finding that out while replying would leave the client waiting for a result that never comes."""
+    try:
+        dumps(result)
+    except (TypeError, ValueError) as exc:
+        raise JobError("internal", f"the result cannot be sent ({exc}); please report this as a bug") from exc

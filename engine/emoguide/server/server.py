@@ -160,8 +160,14 @@ class EngineServer:
         if not identities:
             return
         try:
-            self.router.send_multipart(P.encode(self.key, msg_type, content, session=self.session, reply_to=reply_to,
-                                                identities=identities), zmq.NOBLOCK)
+            frames = P.encode(self.key, msg_type, content, session=self.session, reply_to=reply_to,
+                              identities=identities)
+        except (TypeError, ValueError) as exc:  # an unencodable reply is our bug: answer with an error, keep serving
+            log.exception("could not encode a %s", msg_type)
+            frames = P.encode(self.key, "error_reply", P.error_content("internal", f"reply could not be encoded: {exc}"),
+                              session=self.session, reply_to=reply_to, identities=identities)
+        try:
+            self.router.send_multipart(frames, zmq.NOBLOCK)
         except zmq.ZMQError as exc:  # peer gone or its queue full: nothing more to do for it
             log.info("could not reply to a peer: %s", exc)
 
