@@ -50,6 +50,16 @@ reliability-weighted late fusion.
   norm-derived V/A of the fused distribution with the true class's norms: none of these corpora
   has per-clip valence/arousal ratings that pair with our inputs.
 
+## How it compares (read the method table below)
+The learned fusion does **not** beat every baseline. With the voice head of 2026-11-24 (last
+Whisper layer) it led plain early fusion (concatenation) by 3.9 points; retrained on 2026-12-01
+for the layer-2 voice head, it trails early fusion by 0.7 points with all modalities present and by
+2.0 with random modalities missing, and stays ahead of TFN, LMF, reliability-weighted late fusion
+and averaging. The engine keeps it because it reports each modality's contribution per window
+(which the markers and the mixed-signal guidance use) and has an explicit missing-modality path;
+early fusion gives one opaque distribution. Every method is trained once (seed 0); the spread
+across seeds was not measured, so a gap under a point is not a ranking.
+
 ## Data: paired by label across corpora (stated plainly)
 No corpus here has a face, a voice and words of the same person at the same moment. A training
 "window" is one FER2013 face, one RAVDESS utterance and one MELD utterance **with the same
