@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from emoguide.evaluation.machine import cpu_model
+
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_WORK = Path(os.environ.get("EMOGUIDE_BENCH_WORK", "/tmp/emoguide-bench"))
 
@@ -27,16 +29,6 @@ def add_common_args(parser) -> None:
                              "never inside the repository: media is not committed)")
     parser.add_argument("--device", default=None,
                         help="torch device for the models: cpu, cuda, cuda:1 … (default: cuda if available, else cpu)")
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def git_commit() -> str:

@@ -3,23 +3,13 @@
 from __future__ import annotations
 
 import os
-import platform
 from pathlib import Path
 
 import torch
 
+from emoguide.evaluation.machine import cpu_model
 from emoguide.recognition.base import WEIGHTS_DIR, sha256_of
 from emoguide.recognition.fusion_learned import WEIGHTS_FILE
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def write_card(results: list, eval_seconds: float) -> Path:
@@ -88,7 +78,7 @@ the most restrictive (non-commercial, share-alike).
 emoguide train fusion --data ../shared/data     # = python -m emoguide.training.fusion --data ../shared/data
 emoguide eval --task fusion --data ../shared/data
 ```
-Trained {meta.get('date')} on {_cpu_name()} ({os.cpu_count()} CPUs, shared), torch {torch.__version__};
+Trained {meta.get('date')} on {cpu_model()} ({os.cpu_count()} CPUs, shared), torch {torch.__version__};
 evaluation took {eval_seconds:.0f} s.
 
 ## Measured (output of `emoguide eval --task fusion`, from this file)

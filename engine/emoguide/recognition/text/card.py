@@ -13,20 +13,11 @@ from pathlib import Path
 
 import torch
 
+from emoguide.evaluation.machine import cpu_model
 from emoguide.evaluation.metrics import ClassificationReport
 from emoguide.recognition.base import WEIGHTS_DIR, sha256_of
 
 WEIGHTS_FILE = "text_emotion.pt"
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def write_card(reports: list[ClassificationReport], sentences_per_s: float, threads: int) -> Path:
@@ -75,7 +66,7 @@ Classifies the words of a window (captions or speech transcript) into the common
 * Dev at selection time: {meta.get('dev', '?')}
 * Dev after the 7-class bias calibration (offsets {meta.get('bias7', 'none')}): {meta.get('dev_calibrated', '?')}
 * Speed: {sentences_per_s:.0f} sentences/s for `TextRecogniser.predict` on GoEmotions test
-  comments, CPU, {threads} torch threads ({_cpu_name()}, shared machine).
+  comments, CPU, {threads} torch threads ({cpu_model()}, shared machine).
 
 ```
 {ek.format()}
