@@ -57,6 +57,23 @@ def dataset(data_dir: Path, layer: int | None = None):
     return x, y, actors
 
 
+def train_epoch(head: torch.nn.Module, opt: torch.optim.Optimizer, xt: torch.Tensor, yt: torch.Tensor,
+                batch: int = 64) -> None:
+    """One epoch of the voice heads' recipe: feature noise scaled by the head's ``std`` (there are fewer
+    speakers than feature dimensions, so the head must not memorise them) and label smoothing; leaves the
+    head in eval mode for the validation pass."""
+    head.train()
+    order = torch.randperm(len(xt))
+    for i in range(0, len(order), batch):
+        idx = order[i:i + batch]
+        noisy = xt[idx] + 0.05 * torch.randn_like(xt[idx]) * head.std
+        loss = F.cross_entropy(head(noisy), yt[idx], label_smoothing=0.1)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    head.eval()
+
+
 def _fit(x, y, x_val, y_val, seed: int, epochs: int = 60, hidden: int = 256, mean=None, std=None):
     torch.manual_seed(seed)
     head = VoiceHead(hidden=hidden, mean=torch.tensor(mean), std=torch.tensor(std))
@@ -65,16 +82,7 @@ def _fit(x, y, x_val, y_val, seed: int, epochs: int = 60, hidden: int = 256, mea
     xv = torch.tensor(x_val)
     best, best_state, best_epoch = -1.0, None, 0
     for epoch in range(epochs):
-        head.train()
-        order = torch.randperm(len(xt))
-        for i in range(0, len(order), 64):
-            idx = order[i:i + 64]
-            noisy = xt[idx] + 0.05 * torch.randn_like(xt[idx]) * head.std  # feature noise: fewer speakers than dims
-            loss = F.cross_entropy(head(noisy), yt[idx], label_smoothing=0.1)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        head.eval()
+        train_epoch(head, opt, xt, yt)
         with torch.inference_mode():
             acc = float((head(xv).argmax(1).numpy() == y_val).mean())
         if acc > best:

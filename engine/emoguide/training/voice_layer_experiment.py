@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from emoguide.recognition.voice.prosody import prosody_features
+from emoguide.training.voice import train_epoch
 from emoguide.training.voice_data import TRAIN_ACTORS, VAL_ACTORS, extract_tracks, list_clips
 from emoguide.training.voice_layer_data import load_layers
 
@@ -88,16 +88,7 @@ def fit_ensemble(x, y, xv, yv, seeds: int = 5, epochs: int = 60, lr: float = 2e-
         opt = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=wd)
         best, best_p = -1.0, None
         for _ in range(epochs):
-            head.train()
-            order = torch.randperm(len(xt))
-            for i in range(0, len(order), 64):
-                idx = order[i:i + 64]
-                noisy = xt[idx] + 0.05 * torch.randn_like(xt[idx]) * head.std
-                loss = F.cross_entropy(head(noisy), yt[idx], label_smoothing=0.1)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-            head.eval()
+            train_epoch(head, opt, xt, yt)
             with torch.inference_mode():
                 p = head(xvt).softmax(-1).numpy()
             acc = float((p.argmax(1) == yv).mean())
