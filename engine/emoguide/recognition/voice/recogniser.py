@@ -84,10 +84,12 @@ class VoiceRecogniser(Recogniser):
         feats = np.zeros((len(starts), 776), np.float32)
         head_feats = np.zeros_like(feats)  # LayeredBackbone frames: [last layer | the head's layer]
         layered = frames.shape[1] > ENCODER_DIM
+        need_last = not layered or self.affect is not None  # last-layer pooling feeds the affect head only
         lo, hi = window_slices(times, starts, ends)
         for i in range(len(starts)):
             sel = slice(lo[i], max(lo[i], hi[i]))
-            feats[i] = pooled_features(frames[sel, :ENCODER_DIM], tracks[sel], speech[sel])
+            if need_last:
+                feats[i] = pooled_features(frames[sel, :ENCODER_DIM], tracks[sel], speech[sel])
             if layered:
                 head_feats[i] = pooled_features(frames[sel, ENCODER_DIM:], tracks[sel], speech[sel])
         head_feats = head_feats if layered else feats
