@@ -17,7 +17,7 @@ from emoguide.recognition.fusion import ReliabilityLateFusion
 from emoguide.recognition.text.valence import WEIGHTS_FILE as VALENCE_FILE
 from emoguide.recognition.text.valence import load_head as load_valence
 from emoguide.recognition.voice.affect import WEIGHTS_FILE as AFFECT_FILE
-from emoguide.recognition.voice.affect import load_affect
+from emoguide.recognition.voice.affect import IntensityAffect, IntensityHead, load_affect, shifted_va
 
 SR = 16000
 
@@ -53,6 +53,112 @@ def test_shipped_heads_verify_and_a_flipped_byte_fails(name, tmp_path, monkeypat
     monkeypatch.setattr(base, "WEIGHTS_DIR", tmp_path)
     with pytest.raises(WeightsError, match="checksum"):
         verified_weights(name)
+
+
+def _probs(rng, n: int) -> np.ndarray:
+    p = rng.random((n, NUM_CLASSES)) ** 3
+    return (p / p.sum(1, keepdims=True)).astype(np.float32)
+
+
+def test_intensity_one_half_gives_exactly_the_norms():
+    p = _probs(np.random.default_rng(0), 50)
+    np.testing.assert_allclose(shifted_va(p, np.zeros(50)), vad_from_probs(p)[:, :2], atol=1e-6)
+    # through the model: a head whose logit is 0 everywhere (q = 0.5) must give the norms row
+    head = IntensityHead(hidden=0)
+    for param in head.parameters():
+        param.data.zero_()
+    model = IntensityAffect([head, head], encoder_layer=2).eval()
+    x = np.random.default_rng(1).normal(size=(50, 776)).astype(np.float32)
+    np.testing.assert_allclose(model.intensity(x), 0.5)
+    np.testing.assert_allclose(model.va(x, p), vad_from_probs(p)[:, :2], atol=1e-6)
+
+
+def test_training_target_is_the_head_formula_at_a_known_class_and_intensity():
+    from emoguide.labels import LABEL_INDEX, VAD_MATRIX
+    from emoguide.training.vad_voice import targets, targets_common
+
+    angry, neutral = LABEL_INDEX["angry"], LABEL_INDEX["neutral"]
+    got = targets_common(np.array([angry, angry, neutral, neutral]), np.array([2, 1, 2, 1]))
+    v, a = VAD_MATRIX[angry, :2]
+    np.testing.assert_allclose(got, [[v * 1.25, a + 0.15], [v * 0.75, a - 0.15], [0, 0], [0, 0]], atol=1e-6)
+    # RAVDESS calm (index 1) counts as neutral: its intensity is ignored
+    np.testing.assert_allclose(targets(np.array([1, 1]), np.array([1, 2])), 0.0)
+
+
+def test_more_intensity_raises_arousal_of_an_emotion_and_leaves_neutral_alone():
+    from emoguide.labels import LABEL_INDEX
+
+    s = np.linspace(-1, 1, 9)
+    for name in ("angry", "sad", "happy", "surprised"):
+        va = shifted_va(np.tile(np.eye(NUM_CLASSES)[LABEL_INDEX[name]], (9, 1)), s)
+        assert np.all(np.diff(va[:, 1]) > 0), name  # arousal rises with intensity
+        assert np.all(np.diff(np.abs(va[:, 0])) > 0), name  # valence moves away from 0, never across
+        assert np.all(np.sign(va[:, 0]) == np.sign(va[4, 0])), name
+    neutral = shifted_va(np.tile(np.eye(NUM_CLASSES)[LABEL_INDEX["neutral"]], (9, 1)), s)
+    np.testing.assert_array_equal(neutral, 0.0)
+    mixed = shifted_va(np.tile(np.float32([0.5, 0, 0, 0.5, 0, 0, 0]), (9, 1)), s)  # half neutral, half angry
+    np.testing.assert_allclose(np.diff(mixed[:, 1]), 0.5 * 0.15 * np.diff(s), atol=1e-6)
+
+
+def test_shipped_affect_head_reads_the_classifiers_layer():
+    from emoguide.recognition.voice.classifier import load_head
+
+    affect = load_affect(verified_weights(AFFECT_FILE))
+    classifier = load_head(verified_weights("voice_emotion.pt"))
+    assert affect.encoder_layer == classifier.encoder_layer == 2
+    assert (affect.arousal_shift, affect.valence_scale) == (0.15, 0.25)
+    mean, std = affect.heads[0].mean.numpy(), affect.heads[0].std.numpy()  # inputs like the training clips'
+    q = affect.intensity(mean + std * np.random.default_rng(0).normal(size=(20, 776)).astype(np.float32))
+    assert q.shape == (20,) and np.all((q >= 0) & (q <= 1)) and q.std() > 0.05
+
+
+def test_an_old_affect_file_is_refused_with_a_clear_error(tmp_path):
+    import torch
+
+    old = tmp_path / AFFECT_FILE  # the previous format: a direct regressor, no kind, CTranslate2's last layer
+    torch.save({"states": [], "hidden": 64, "outputs": ["valence", "arousal"], "encoder_layer": None, "meta": {}}, old)
+    with pytest.raises(WeightsError, match="older direct valence/arousal regressor.*emoguide train vad"):
+        load_affect(old)
+
+
+def test_affect_head_on_another_layer_than_the_classifier_is_refused(tmp_path, monkeypatch):
+    import torch
+
+    from emoguide.recognition.voice.affect import save_affect
+    from emoguide.recognition.voice.recogniser import VoiceRecogniser
+
+    shutil.copy(verified_weights("voice_emotion.pt"), tmp_path / "voice_emotion.pt")
+    save_affect([IntensityHead(hidden=0)], tmp_path / AFFECT_FILE, {}, encoder_layer=None)
+    sums = {n: base.sha256_of(tmp_path / n) for n in ("voice_emotion.pt", AFFECT_FILE)}
+    (tmp_path / "checksums.json").write_text(json.dumps(sums))
+    monkeypatch.setattr(base, "WEIGHTS_DIR", tmp_path)
+    torch.set_num_threads(1)
+    with pytest.raises(WeightsError, match="layer CTranslate2's last but voice_emotion.pt reads 2"):
+        VoiceRecogniser.load("cpu")
+
+
+def test_voice_runs_without_the_ctranslate2_encoder(voice, monkeypatch):
+    """Both heads read layer 2, so CTranslate2's encoder (the last layer) must not run at all."""
+    from emoguide.recognition.voice.whisper_backbone import WhisperBackbone
+    from emoguide.recognition.voice.whisper_torch import LayeredBackbone
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("CTranslate2 encoder called")
+
+    monkeypatch.setattr(WhisperBackbone, "encode", refuse)
+    assert isinstance(voice.backbone, LayeredBackbone) and not voice.backbone.with_last
+    audio = read_audio_range(EXAMPLES / "media" / "cremad_1001_DFA_angry.mp4", 0, 30.0)
+    starts = np.arange(0.0, max(len(audio) / SR - 2.0, 0.0) + 1e-6, 1.0)
+    res = voice.analyze_audio(audio, starts, starts + 2.0)
+    frames, _ = voice.backbone.encode(audio)
+    assert frames.shape == (int(np.ceil(len(audio) / 320)), 384)
+    assert res.present.any() and np.all(np.isfinite(res.vad)) and np.all(np.abs(res.vad) <= 1.0)
+    # the output is the norms shifted by one intensity sign s in [-1, 1], the same s for valence and arousal
+    p, va = res.probs[res.present], res.vad[res.present, :2]
+    norms = vad_from_probs(p)[:, :2]
+    s = (va[:, 1] - norms[:, 1]) / (0.15 * (1.0 - p[:, 0]))
+    assert np.all(np.abs(s) <= 1.0 + 1e-4) and np.ptp(s) > 0
+    np.testing.assert_allclose(va[:, 0], norms[:, 0] * (1.0 + 0.25 * s), atol=1e-4)
 
 
 def test_voice_vad_is_learned_in_range_and_origin_when_silent(voice):

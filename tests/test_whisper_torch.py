@@ -49,6 +49,24 @@ def test_layered_backbone_keeps_ctranslate2_columns_and_adds_a_layer():
     assert np.allclose(frames[:, 384:], encode_layers(audio, load_encoder())[2], atol=1e-4)  # one chunk
 
 
+def test_layered_backbone_without_last_layer_skips_ctranslate2(monkeypatch):
+    from emoguide.recognition.voice.whisper_backbone import WhisperBackbone
+    from emoguide.recognition.voice.whisper_torch import LayeredBackbone
+
+    audio = read_audio_range(EXAMPLES / "media" / "cremad_1001_DFA_angry.mp4", 0, 1.2)
+    base = load_backbone("cpu")
+    both, ref_times = LayeredBackbone(base, 2, load_encoder()).encode(audio)
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("CTranslate2 encoder called")
+
+    monkeypatch.setattr(WhisperBackbone, "encode", refuse)
+    frames, times = LayeredBackbone(base, 2, load_encoder(), with_last=False).encode(audio)
+    assert np.array_equal(frames, both[:, 384:]) and np.array_equal(times, ref_times)
+    empty, t0 = LayeredBackbone(base, 2, load_encoder(), with_last=False).encode(np.zeros(0, np.float32))
+    assert empty.shape == (0, 384) and len(t0) == 0
+
+
 def test_chunked_layer_frames_cover_long_audio_from_central_chunks():
     from emoguide.recognition.voice.whisper_torch import encode_layer_chunked
 

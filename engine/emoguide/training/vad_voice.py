@@ -1,4 +1,4 @@
-"""Voice valence/arousal from RAVDESS intensity: targets, training, held-out comparison.
+"""Voice valence/arousal from RAVDESS intensity: targets, the intensity model, held-out comparison.
 
 The regression target (stated once, used everywhere):
 
@@ -17,7 +17,16 @@ published rating: MSE figures are against this target, and the correlation and
 AUC with the raw intensity label are reported beside them because they do not
 depend on that choice.
 
-Split by actor: 01-16 train, 17-20 choose (configuration, epochs), 21-24 test.
+What is learned is only ``q = P(strong)`` (:mod:`emoguide.recognition.voice.affect`):
+the output is the target's expectation under the emotion classifier's
+probabilities and ``s = 2q - 1``. Because the classifier's probabilities enter
+only at prediction time, the intensity model never sees them while fitting, so
+no cross-fitting of the classifier is needed. It is fitted on the non-neutral,
+non-calm clips (the only ones whose intensity the target uses), on the same
+pooled encoder-layer features as the classifier.
+
+Split by actor: 01-16 train, 17-20 choose (configuration, each seed's epoch) by
+the final valence/arousal MSE, 21-24 test.
 """
 
 from __future__ import annotations
@@ -29,16 +38,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from emoguide.labels import VAD_MATRIX, vad_from_probs
-from emoguide.recognition.voice.affect import VoiceAffectHead
-from emoguide.recognition.voice.classifier import TO_COMMON, pooled_features
-from emoguide.training.voice_data import TEST_ACTORS, TRAIN_ACTORS, VAL_ACTORS, load_features
+from emoguide.labels import NUM_CLASSES, VAD_MATRIX, vad_from_probs
+from emoguide.recognition.voice.affect import AROUSAL_SHIFT, VALENCE_SCALE, IntensityAffect, IntensityHead, shifted_va
+from emoguide.recognition.voice.classifier import TO_COMMON
+from emoguide.training.voice_data import TEST_ACTORS, TRAIN_ACTORS, VAL_ACTORS
 
 log = logging.getLogger(__name__)
-AROUSAL_SHIFT = 0.15
-VALENCE_SCALE = 0.25
-#: configurations tried, chosen by validation MSE (valence + arousal)
-CONFIGS = ({"hidden": 64, "wd": 5e-2}, {"hidden": 256, "wd": 5e-2}, {"hidden": 64, "wd": 0.3})
+__all__ = ["AROUSAL_SHIFT", "VALENCE_SCALE", "add_probs", "compare", "dataset", "intensity_stats", "targets",
+           "targets_common", "train"]  # the shift sizes live in recognition/voice/affect.py, re-exported
+#: intensity-model configurations tried (hidden 0 = logistic regression; l2: penalty ``l2/2·||W||²`` beside the
+#: mean cross-entropy), chosen by validation V/A MSE
+CONFIGS = ({"hidden": 0, "l2": 0.3}, {"hidden": 0, "l2": 1.0}, {"hidden": 0, "l2": 3.0},
+           {"hidden": 32, "l2": 0.1}, {"hidden": 32, "l2": 1.0})
 
 
 def targets(emotion8: np.ndarray, intensity: np.ndarray) -> np.ndarray:
@@ -47,29 +58,44 @@ def targets(emotion8: np.ndarray, intensity: np.ndarray) -> np.ndarray:
 
 
 def targets_common(common: np.ndarray, intensity: np.ndarray) -> np.ndarray:
-    """:func:`targets` from common-space labels (calm already counted as neutral)."""
+    """:func:`targets` from common-space labels (calm already counted as neutral): the affect head's
+    formula at a one-hot class and the labelled intensity sign (strong +1, normal -1)."""
     common = np.asarray(common)
-    norm = VAD_MATRIX[common, :2].astype(np.float64)
-    s = np.where(np.asarray(intensity) == 2, 1.0, -1.0) * (common != 0)
-    return np.stack([norm[:, 0] * (1.0 + VALENCE_SCALE * s), norm[:, 1] + AROUSAL_SHIFT * s], 1).astype(np.float32)
+    return shifted_va(np.eye(NUM_CLASSES)[common], np.where(np.asarray(intensity) == 2, 1.0, -1.0))
 
 
-def dataset(data_dir: Path) -> dict[str, np.ndarray]:
-    """Whole-clip pooled features (CTranslate2's last encoder layer, 30 s-padded, as the engine computes
-    them for this head) with emotion, intensity, actor and targets for every RAVDESS clip."""
-    feats = load_features(Path(data_dir))
-    x = np.stack([pooled_features(f, p, s) for f, p, s in zip(feats.frames, feats.prosody, feats.speech)])
-    emo = np.array([c.emotion for c in feats.clips])
-    inten = np.array([c.intensity for c in feats.clips])
-    return {"x": x, "emotion": emo, "intensity": inten, "actor": np.array([c.actor for c in feats.clips]),
+def dataset(data_dir: Path, layer: int | None = 2) -> dict[str, np.ndarray]:
+    """Pooled features of every RAVDESS clip, as the emotion classifier reads them (``layer``: its
+    ``encoder_layer``), with emotion, intensity, actor and targets."""
+    from emoguide.training.voice import pooled_clips
+
+    x, clips = pooled_clips(Path(data_dir), layer)
+    emo = np.array([c.emotion for c in clips])
+    inten = np.array([c.intensity for c in clips])
+    return {"x": x, "emotion": emo, "intensity": inten, "actor": np.array([c.actor for c in clips]),
             "common": TO_COMMON[emo].argmax(1), "target": targets(emo, inten)}
 
 
-def _fit(x, y, xv, yv, seed: int, hidden: int, wd: float, mean, std, epochs: int = 80):
+def add_probs(data: dict[str, np.ndarray], classifier) -> dict[str, np.ndarray]:
+    """``data["p7"]``: the emotion classifier's common-space probabilities for every clip."""
+    with torch.inference_mode():
+        data["p7"] = classifier(torch.tensor(data["x"])).numpy() @ TO_COMMON
+    return data
+
+
+def _va(heads, x: np.ndarray, p7: np.ndarray) -> np.ndarray:
+    return IntensityAffect(heads, None).eval().va(x, p7)
+
+
+def _fit(data, tr, va, seed: int, hidden: int, l2: float, mean, std, epochs: int = 60):
+    """One seed on the train actors' non-neutral clips; the epoch with the lowest validation V/A MSE is kept."""
     torch.manual_seed(seed)
-    head = VoiceAffectHead(hidden=hidden, mean=torch.tensor(mean), std=torch.tensor(std))
-    opt = torch.optim.AdamW(head.parameters(), lr=5e-4, weight_decay=wd)
-    xt, yt, xvt = torch.tensor(x), torch.tensor(y), torch.tensor(xv)
+    emo = tr & (data["common"] != 0)
+    xt = torch.tensor(data["x"][emo])
+    yt = torch.tensor((data["intensity"][emo] == 2).astype(np.float32))
+    head = IntensityHead(hidden=hidden, mean=torch.tensor(mean), std=torch.tensor(std))
+    opt = torch.optim.Adam(head.parameters(), lr=1e-3)
+    weights = [m.weight for m in head.net if isinstance(m, torch.nn.Linear)]
     best, best_state, best_epoch = np.inf, None, 0
     for epoch in range(epochs):
         head.train()
@@ -77,13 +103,13 @@ def _fit(x, y, xv, yv, seed: int, hidden: int, wd: float, mean, std, epochs: int
         for i in range(0, len(order), 32):
             idx = order[i:i + 32]
             noisy = xt[idx] + 0.05 * torch.randn_like(xt[idx]) * head.std  # few speakers, many dims
-            loss = F.mse_loss(head(noisy), yt[idx])
+            loss = F.binary_cross_entropy_with_logits(head(noisy), yt[idx])
+            loss = loss + 0.5 * l2 * sum((w ** 2).sum() for w in weights)
             opt.zero_grad()
             loss.backward()
             opt.step()
         head.eval()
-        with torch.inference_mode():
-            val = float(((head(xvt).numpy() - yv) ** 2).mean())
+        val = float(((_va([head], data["x"][va], data["p7"][va]) - data["target"][va]) ** 2).mean())
         if val < best:
             best, best_epoch = val, epoch + 1
             best_state = {k: v.clone() for k, v in head.state_dict().items()}
@@ -91,31 +117,24 @@ def _fit(x, y, xv, yv, seed: int, hidden: int, wd: float, mean, std, epochs: int
     return head.eval(), best, best_epoch
 
 
-def predict(heads, x: np.ndarray) -> np.ndarray:
-    with torch.inference_mode():
-        return torch.stack([h(torch.tensor(x)) for h in heads]).mean(0).numpy()
-
-
 def train(data: dict[str, np.ndarray], seeds: int = 5) -> tuple[list, dict]:
-    """Fit every configuration on train actors, keep the one with the lowest validation MSE."""
+    """Fit every configuration on train actors, keep the one with the lowest validation V/A MSE.
+
+    ``data`` needs ``p7`` (:func:`add_probs`): the validation MSE is that of the final output."""
     torch.set_num_threads(1)
     tr, va = np.isin(data["actor"], TRAIN_ACTORS), np.isin(data["actor"], VAL_ACTORS)
-    x, y = data["x"], data["target"]
+    x = data["x"]
     mean, std = x[tr].mean(0), x[tr].std(0) + 1e-4
-    best = None
-    search = []
+    best, search = None, []
     for cfg in CONFIGS:
-        heads, epochs = [], []
-        for seed in range(seeds):
-            head, _, epoch = _fit(x[tr], y[tr], x[va], y[va], seed, cfg["hidden"], cfg["wd"], mean, std)
-            heads.append(head)
-            epochs.append(epoch)
-        val = float(((predict(heads, x[va]) - y[va]) ** 2).mean())
-        search.append({**cfg, "val_mse": val, "epochs": epochs})
-        log.warning("voice affect %s: validation MSE (V+A mean) %.4f, epochs %s", cfg, val, epochs)
+        fits = [_fit(data, tr, va, seed, cfg["hidden"], cfg["l2"], mean, std) for seed in range(seeds)]
+        heads = [f[0] for f in fits]
+        val = float(((_va(heads, x[va], data["p7"][va]) - data["target"][va]) ** 2).mean())
+        search.append({**cfg, "val_mse": val, "epochs": [f[2] for f in fits]})
+        log.warning("voice intensity %s: validation V/A MSE %.4f, epochs %s", cfg, val, search[-1]["epochs"])
         if best is None or val < best[1]:
             best = (heads, val, cfg)
-    return best[0], {"config": best[2], "val_mse": best[1], "search": search}
+    return best[0], {"config": best[2], "val_mse": best[1], "search": search, "seeds": list(range(seeds))}
 
 
 def _auc(pos_score: np.ndarray, neg_score: np.ndarray) -> float:
@@ -135,18 +154,11 @@ def intensity_stats(arousal: np.ndarray, intensity: np.ndarray, common: np.ndarr
             "auc": _auc(a[strong], a[~strong]), "auc_within_emotion": float(np.mean(within))}
 
 
-def compare(data: dict[str, np.ndarray], heads, classifier, actors=TEST_ACTORS, x_classifier=None) -> dict:
-    """Learned vs norms-of-classifier-probs (and the true-class norms for scale) on ``actors``.
-
-    ``x_classifier``: the classifier's own features when it pools another encoder layer than
-    the affect head (default: the same ``data["x"]``).
-    """
+def compare(data: dict[str, np.ndarray], affect: IntensityAffect, actors=TEST_ACTORS) -> dict:
+    """Learned vs norms-of-classifier-probs (and the true-class norms for scale) on ``actors``; ``data`` has ``p7``."""
     sel = np.isin(data["actor"], actors)
-    x, y = data["x"][sel], data["target"][sel]
-    xc = (data["x"] if x_classifier is None else x_classifier)[sel]
-    with torch.inference_mode():
-        p7 = classifier(torch.tensor(xc)).numpy() @ TO_COMMON
-    rows = {"learned (RAVDESS intensity head)": predict(heads, x),
+    x, y, p7 = data["x"][sel], data["target"][sel], data["p7"][sel]
+    rows = {"learned (norms + RAVDESS intensity shift)": affect.va(x, p7),
             "category norms of the voice classifier's probs": vad_from_probs(p7)[:, :2],
             "true-category norms (oracle class, no intensity)": VAD_MATRIX[data["common"][sel], :2]}
     out = {"n": int(sel.sum()), "rows": {}}

@@ -37,8 +37,9 @@ log = logging.getLogger(__name__)
 WEIGHTS_NAME = "voice_emotion.pt"
 
 
-def dataset(data_dir: Path, layer: int | None = None):
-    """``(X (N, 776), y (N,), actors (N,))`` of pooled features for every RAVDESS clip.
+def pooled_clips(data_dir: Path, layer: int | None = None):
+    """``(X (N, 776), clips)``: pooled features of every RAVDESS clip and its :class:`Clip` (emotion,
+    intensity, actor), so heads that need more than the emotion label read the same features.
 
     ``layer=None`` pools CTranslate2's last encoder layer (30 s-padded); ``layer=k``
     pools layer ``k`` of the PyTorch encoder run on the clip's real length.
@@ -52,9 +53,13 @@ def dataset(data_dir: Path, layer: int | None = None):
         frames = [by_actor[c.actor][c.path.name][layer, : len(p)] for c, p in zip(feats.clips, feats.prosody)]
     x = np.stack([pooled_features(f, p[: len(f)], s[: len(f)])
                   for f, p, s in zip(frames, feats.prosody, feats.speech)])
-    y = np.array([c.emotion for c in feats.clips])
-    actors = np.array([c.actor for c in feats.clips])
-    return x, y, actors
+    return x, feats.clips
+
+
+def dataset(data_dir: Path, layer: int | None = None):
+    """``(X (N, 776), y (N,), actors (N,))`` of pooled features for every RAVDESS clip (see :func:`pooled_clips`)."""
+    x, clips = pooled_clips(data_dir, layer)
+    return x, np.array([c.emotion for c in clips]), np.array([c.actor for c in clips])
 
 
 def train_epoch(head: torch.nn.Module, opt: torch.optim.Optimizer, xt: torch.Tensor, yt: torch.Tensor,

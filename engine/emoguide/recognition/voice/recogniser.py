@@ -1,15 +1,19 @@
 """The voice modality: speech presence, prosody and vocal emotion per window, plus the words.
 
-The Whisper encoder runs once over the clip's audio (in 30 s chunks); every
-window then pools the encoder frames it covers, weighted by speech
-probability, so overlapping windows cost nothing extra. A window without
+The Whisper encoder runs once over the clip's audio; every window then pools
+the encoder frames it covers, weighted by speech probability, so overlapping
+windows cost nothing extra. The emotion head and the affect head read the same
+pooled numbers (one encoder layer: layer 2 of the PyTorch copy in 4 s chunks
+for the shipped heads, see :class:`LayeredBackbone`), so CTranslate2's encoder
+only runs when a head reads its last layer; words still come from it. A window without
 speech (silence, music, effects) is *absent*, not "neutral": the fusion then
 relies on the face and the words.
 
-Valence and arousal of speech windows come from the learned affect head
-(``voice_affect.pt``, trained on RAVDESS intensity; see ``weights/vad.md``)
-when it ships; dominance stays on the category norms of the window's
-probabilities. Without that file ``vad`` is None and the fusion uses norms.
+Valence and arousal of speech windows come from the affect head
+(``voice_affect.pt``: the category norms of this window's probabilities shifted
+by a learned RAVDESS intensity; see ``weights/vad.md``) when it ships; dominance
+stays on the category norms. Without that file ``vad`` is None and the fusion
+uses norms.
 """
 
 from __future__ import annotations
@@ -19,14 +23,14 @@ import torch
 
 from emoguide.labels import vad_from_probs
 from emoguide.recognition import base
-from emoguide.recognition.base import (ModalityResult, Recogniser, RecogniserSpec, pick_device, register,
-                                       sha256_of, verified_weights)
+from emoguide.recognition.base import (ModalityResult, Recogniser, RecogniserSpec, WeightsError, pick_device,
+                                       register, sha256_of, verified_weights)
 from emoguide.recognition.voice.affect import WEIGHTS_FILE as AFFECT_FILE
 from emoguide.recognition.voice.affect import load_affect
-from emoguide.recognition.voice.classifier import TO_COMMON, load_head, pooled_features
+from emoguide.recognition.voice.classifier import FEATURE_DIM, TO_COMMON, load_head, pooled_features
 from emoguide.recognition.voice.prosody import frame_tracks, window_stats
 from emoguide.recognition.voice.vad import SHIPPED_SPEECH_BACKEND, SpeechDetector, window_speech_prob
-from emoguide.recognition.voice.whisper_backbone import ENCODER_DIM, load_backbone
+from emoguide.recognition.voice.whisper_backbone import load_backbone
 from emoguide.recognition.voice.whisper_torch import LayeredBackbone
 
 #: a window is "speech" when its speech probability reaches this
@@ -53,8 +57,12 @@ class VoiceRecogniser(Recogniser):
             affect = load_affect(affect_path, device)
             version = f"{version}+a{sha256_of(affect_path)[:6]}"  # cache keys change with the affect head
         head, backbone = load_head(path, device), load_backbone(device)
-        if head.encoder_layer is not None:  # the head reads an earlier Whisper layer: frames carry both
-            backbone = LayeredBackbone(backbone, head.encoder_layer)
+        if affect is not None and affect.encoder_layer != head.encoder_layer:
+            raise WeightsError(f"{AFFECT_FILE} reads encoder layer {_layer_name(affect.encoder_layer)} but "
+                               f"voice_emotion.pt reads {_layer_name(head.encoder_layer)}; both heads pool the same "
+                               "frames, so retrain the affect head (`emoguide train vad`)")
+        if head.encoder_layer is not None:  # both heads read an earlier Whisper layer: CTranslate2's encoder idles
+            backbone = LayeredBackbone(backbone, head.encoder_layer, with_last=False)
         # The shipped heads were trained and measured with the energy/flatness speech weights (see
         # voice_emotion.md); pinning the backend keeps an installed silero-vad from silently changing
         # the features they read. Retrain with Silero before switching this.
@@ -81,23 +89,14 @@ class VoiceRecogniser(Recogniser):
         from emoguide.recognition.windowing import window_slices
 
         starts, ends = np.asarray(window_starts, float), np.asarray(window_ends, float)
-        feats = np.zeros((len(starts), 776), np.float32)
-        head_feats = np.zeros_like(feats)  # LayeredBackbone frames: [last layer | the head's layer]
-        layered = frames.shape[1] > ENCODER_DIM
-        need_last = not layered or self.affect is not None  # last-layer pooling feeds the affect head only
+        feats = np.zeros((len(starts), FEATURE_DIM), np.float32)  # what both heads read
         lo, hi = window_slices(times, starts, ends)
         for i in range(len(starts)):
             sel = slice(lo[i], max(lo[i], hi[i]))
-            if need_last:
-                feats[i] = pooled_features(frames[sel, :ENCODER_DIM], tracks[sel], speech[sel])
-            if layered:
-                head_feats[i] = pooled_features(frames[sel, ENCODER_DIM:], tracks[sel], speech[sel])
-        head_feats = head_feats if layered else feats
+            feats[i] = pooled_features(frames[sel], tracks[sel], speech[sel])
         with torch.inference_mode():
-            p8 = (self.head(torch.from_numpy(head_feats).to(self.device)).cpu().numpy() if len(feats)
+            p8 = (self.head(torch.from_numpy(feats).to(self.device)).cpu().numpy() if len(feats)
                   else np.zeros((0, 8)))
-            va = (self.affect(torch.from_numpy(feats).to(self.device)).cpu().numpy()
-                  if self.affect is not None and len(feats) else None)
         speech_p = window_speech_prob(speech, times, starts, ends)
         present = speech_p >= SPEECH_THRESHOLD
         probs = np.where(present[:, None], p8 @ TO_COMMON, 1.0 / TO_COMMON.shape[1]).astype(np.float32)
@@ -105,13 +104,16 @@ class VoiceRecogniser(Recogniser):
         extras = {"speech_prob": speech_p, "ravdess_probs": p8.astype(np.float32)}
         extras.update(window_stats(tracks, times, starts, ends))
         vad = None
-        if self.affect is not None:  # learned valence/arousal, norm dominance; absent windows at the origin
+        if self.affect is not None:  # norms shifted by learned intensity, norm dominance; absent windows at the origin
             vad = vad_from_probs(probs).astype(np.float32)
-            if va is not None:
-                vad[:, :2] = va
+            vad[:, :2] = self.affect.va(feats, p8 @ TO_COMMON)
             vad[~present] = 0.0
         return ModalityResult(probs=probs, confidence=(probs.max(1) * reliability).astype(np.float32),
                               present=present, reliability=reliability, vad=vad, extras=extras)
 
     def transcribe(self, audio16k: np.ndarray):
         return self.backbone.transcribe(audio16k)
+
+
+def _layer_name(layer: int | None) -> str:
+    return "CTranslate2's last" if layer is None else str(layer)

@@ -233,32 +233,43 @@ def encode_layer_chunked(audio16k: np.ndarray, layer: int, chunk_s: float = 4.0,
 
 
 class LayeredBackbone:
-    """The CTranslate2 backbone plus one earlier encoder layer: ``encode`` gives ``(F, 2 * 384)`` frames.
+    """The CTranslate2 backbone with the encoder frames of one earlier layer (the emotion heads' input).
 
-    Columns ``[:384]`` are CTranslate2's last layer, exactly as before (the affect
-    head reads them); columns ``[384:]`` are layer ``layer`` of the PyTorch copy,
-    encoded in 4 s chunks 2 s apart (:func:`encode_layer_chunked`), close to the
-    few-second clips the emotion head was trained on: on RAVDESS validation clips
-    joined into 30 s streams, 30 s of context dropped its accuracy from 0.72 to
-    0.33, 4 s chunks kept 0.70. Words still come from CTranslate2 (:meth:`transcribe`
-    and every other attribute are passed through).
+    ``encode`` gives layer ``layer`` of the PyTorch copy, encoded in 4 s chunks
+    2 s apart (:func:`encode_layer_chunked`), close to the few-second clips the
+    heads were trained on: on RAVDESS validation clips joined into 30 s streams,
+    30 s of context dropped the emotion head's accuracy from 0.72 to 0.33, 4 s
+    chunks kept 0.70. With ``with_last=False`` (what the recogniser uses when
+    every head reads this layer) that is all it returns, ``(F, 384)``, and
+    CTranslate2's encoder does not run at all (it cost ~0.4-0.6 s per short clip);
+    with ``with_last=True`` the frames are ``(F, 2 * 384)``: CTranslate2's last
+    layer exactly as before in ``[:384]``, then the layer. Words still come from
+    CTranslate2 (:meth:`transcribe` and every other attribute are passed through).
     """
 
     def __init__(self, base, layer: int, encoder: WhisperEncoder | None = None, chunk_s: float = 4.0,
-                 hop_s: float = 2.0):
+                 hop_s: float = 2.0, with_last: bool = True):
         self.base, self.layer, self.chunk_s, self.hop_s = base, int(layer), chunk_s, hop_s
+        self.with_last = with_last
         self.encoder = encoder or load_encoder()
 
     def __getattr__(self, name):
         return getattr(self.base, name)
 
     def encode(self, audio16k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        last, times = self.base.encode(audio16k)
-        if len(last) == 0:
-            return np.zeros((0, 2 * last.shape[1]), np.float32), times
         audio, step = np.asarray(audio16k, np.float32), 30 * 16000
+        if audio.ndim != 1:
+            raise ValueError(f"audio must be mono 1-D float32 at 16 kHz, got shape {audio.shape}")
+        n = int(math.ceil(len(audio) / 320))  # frame i covers samples [320 i, 320 i + 320), as CTranslate2's
+        times = (np.arange(n) + 0.5) / 50.0
+        dim = self.encoder.positions.shape[1]
+        if n == 0:
+            return np.zeros((0, (2 if self.with_last else 1) * dim), np.float32), times
         # chunked per 30 s stretch, as CTranslate2 is: a block of whole 30 s stretches (the pipeline's
         # audio blocks) then gets exactly the frames a whole-clip pass gives
         mid = np.concatenate([encode_layer_chunked(audio[s: s + step], self.layer, self.chunk_s, self.hop_s,
-                                                   self.encoder) for s in range(0, len(audio), step)])
+                                                   self.encoder) for s in range(0, len(audio), step)])[:n]
+        if not self.with_last:
+            return mid, times
+        last, _ = self.base.encode(audio)
         return np.concatenate([last, mid[: len(last)]], axis=1), times
