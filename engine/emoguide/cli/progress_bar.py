@@ -45,4 +45,6 @@ class JsonLinesProgress:
         self.timeline = timeline
 
     def __call__(self, event: ProgressEvent) -> None:
-        print(json.dumps({"timeline": self.timeline, **event.as_dict()}), file=sys.stderr, flush=True)
+        # one write per line: the picture and sound threads of a clip report at the same time
+        sys.stderr.write(json.dumps({"timeline": self.timeline, **event.as_dict()}) + "\n")
+        sys.stderr.flush()

@@ -7,7 +7,8 @@ expensive face detector runs only on every k-th frame and the tracker carries
 boxes in between. Per-frame readings are reduced to windows as soon as a window
 is complete and brief expressions are spotted over a rolling buffer
 (:mod:`emoguide.pipeline.rolling`); sound is read in blocks of two minutes
-(:mod:`emoguide.pipeline.audio_blocks`). So memory stays flat however long the
+(:mod:`emoguide.pipeline.audio_blocks`), in a second thread beside the picture
+(:mod:`emoguide.pipeline.side_by_side`). So memory stays flat however long the
 clip is, and clips up to one block long give exactly a whole-clip pass's results.
 """
 
@@ -24,6 +25,7 @@ from emoguide.labels import NUM_CLASSES
 from emoguide.pipeline.engine import Engine
 from emoguide.pipeline.progress import ProgressCallback, check_cancel, emit
 from emoguide.pipeline.results import BriefEvent, ClipWindows
+from emoguide.pipeline.side_by_side import run_side_by_side
 from emoguide.pipeline.rolling import FrameRoller, SpotStream, concat_dicts, concat_results
 from emoguide.pipeline.text_windows import words_for_clip, window_texts
 from emoguide.pipeline.windows import AnalysisSettings, make_windows
@@ -52,27 +54,32 @@ def analyze_clip(job: ClipJob, info, engine: Engine, settings: AnalysisSettings,
     n = len(starts)
     results: dict[str, ModalityResult] = {}
     stats: dict[str, np.ndarray] = {}
-    events: list[BriefEvent] = []
-    thumbnail = None
 
-    if info.has_video and engine.has("face"):
-        face_result, picture_stats, events, thumbnail = _analyze_video(job, info, engine, settings, starts, ends,
-                                                                       progress, cancel)
-        results["face"] = face_result
-        stats.update(picture_stats)
-    elif engine.has("face"):
-        results["face"] = ModalityResult.absent(n)
+    def picture(stop):
+        if info.has_video and engine.has("face"):
+            return _analyze_video(job, info, engine, settings, starts, ends, progress, stop)
+        return (ModalityResult.absent(n) if engine.has("face") else None), {}, [], None
 
-    words: list[dict] = []
-    if info.has_audio and engine.has("voice"):
-        check_cancel(cancel)
-        from emoguide.pipeline.audio_blocks import analyze_audio_blocks
+    def sound(stop):
+        if info.has_audio and engine.has("voice"):
+            check_cancel(stop)
+            from emoguide.pipeline.audio_blocks import analyze_audio_blocks
 
-        results["voice"], audio_stats, words = analyze_audio_blocks(job, info, engine, settings, starts, ends,
-                                                                    progress, cancel)
-        stats.update(audio_stats)
-    elif engine.has("voice"):
-        results["voice"] = ModalityResult.absent(n)
+            return analyze_audio_blocks(job, info, engine, settings, starts, ends, progress, stop)
+        return (ModalityResult.absent(n) if engine.has("voice") else None), {}, []
+
+    both = info.has_video and engine.has("face") and info.has_audio and engine.has("voice")
+    if both and engine.parallel_modalities:
+        (face_result, picture_stats, events, thumbnail), (voice_result, audio_stats, words) = \
+            run_side_by_side(picture, sound, cancel)
+    else:
+        face_result, picture_stats, events, thumbnail = picture(cancel)
+        voice_result, audio_stats, words = sound(cancel)
+    for name, result in (("face", face_result), ("voice", voice_result)):
+        if result is not None:
+            results[name] = result
+    stats.update(picture_stats)
+    stats.update(audio_stats)
     if not words:
         words = words_for_clip(job, engine, None, None, transcribe=False)  # captions only
 
@@ -137,9 +144,9 @@ def _analyze_video(job, info, engine, settings, starts, ends, progress, cancel):
 
     def flush():
         nonlocal prev_last, thumbnail
-        frames = np.stack(chunk)
+        frames = list(chunk)  # not stacked: the face model copies only key frames and face boxes
         t = np.asarray(chunk_t, dtype=np.float64)
-        chunk.clear()  # the stacked copy is all we need: do not hold the chunk twice
+        chunk.clear()
         chunk_t.clear()
         readings = face.analyze_frames(frames, t, detect_every=detect_every)
         face_roll.push(t, readings)
@@ -147,7 +154,7 @@ def _analyze_video(job, info, engine, settings, starts, ends, progress, cancel):
             spotter.push(t, readings)
         # Picture statistics are slow-moving: measure them at the detection rate on a 4×-subsampled
         # grid (16× fewer pixels); motion needs every frame, but not every pixel either.
-        small = frames[:, ::STAT_STRIDE, ::STAT_STRIDE]
+        small = np.stack([f[::STAT_STRIDE, ::STAT_STRIDE] for f in frames])
         stat_roll.push(t[::detect_every], frame_stats(small[::detect_every]))
         with_prev = small if prev_last is None else np.concatenate([prev_last[None], small])
         m = motion_energy(with_prev)

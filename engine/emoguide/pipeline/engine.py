@@ -30,8 +30,9 @@ RECOGNISERS = {
 }
 
 
-def default_torch_threads() -> int:
-    """CPU cores less one (at least one), or ``$EMOGUIDE_TORCH_THREADS``.
+def default_torch_threads(sides: int = 1) -> int:
+    """CPU cores less one (at least one), shared by ``sides`` threads running models at once, or
+    ``$EMOGUIDE_TORCH_THREADS``.
 
     Decoding runs in a background thread beside the models, so giving torch every core
     makes the two fight, and OpenMP's spin-waiting burns what is left. On the 2-core dev
@@ -42,7 +43,7 @@ def default_torch_threads() -> int:
     value = os.environ.get("EMOGUIDE_TORCH_THREADS")
     if value:
         return max(1, int(value))
-    return max(1, (os.cpu_count() or 2) - 1)
+    return max(1, ((os.cpu_count() or 2) - 1) // max(1, sides))
 
 
 @dataclass
@@ -52,12 +53,16 @@ class Engine:
     unavailable: dict[str, str] = field(default_factory=dict)
     fusion: Fusion | None = None
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    #: analyse a clip's sound in a second thread beside its picture (pipeline/side_by_side.py)
+    parallel_modalities: bool = True
 
     @classmethod
     def load(cls, device: str | None = None, modalities: tuple[str, ...] = ("face", "voice", "text"),
-             fusion: str | None = None, torch_threads: int | None = None) -> "Engine":
-        """``torch_threads``: intra-op threads for the torch models (default :func:`default_torch_threads`)."""
-        engine = cls(device=pick_device(device))
+             fusion: str | None = None, torch_threads: int | None = None,
+             parallel_modalities: bool = True) -> "Engine":
+        """``torch_threads``: intra-op threads for the torch models (default :func:`default_torch_threads`,
+        split between the picture and sound threads when ``parallel_modalities``)."""
+        engine = cls(device=pick_device(device), parallel_modalities=parallel_modalities)
         for name in modalities:
             if name not in RECOGNISERS:
                 raise ValueError(f"unknown modality {name!r}; choose from {', '.join(RECOGNISERS)}")
@@ -72,12 +77,16 @@ class Engine:
         if engine.device == "cpu":  # after loading: CTranslate2 resets the OpenMP thread count it shares with torch
             import torch
 
-            torch.set_num_threads(torch_threads or default_torch_threads())
+            torch.set_num_threads(torch_threads or default_torch_threads(2 if parallel_modalities else 1))
         return engine
 
     def versions(self) -> dict[str, str]:
         """modality → model version (weights hash); part of every cache key."""
         out = {name: rec.spec.version for name, rec in self.recognisers.items()}
+        if "voice" in out:  # speech-to-text decoding settings change the words, hence the text results
+            from emoguide.recognition.voice.whisper_backbone import TRANSCRIBE_TEMPERATURES
+
+            out["asr"] = "whisper-tiny.en greedy t=" + ",".join(f"{t:g}" for t in TRANSCRIBE_TEMPERATURES)
         if self.fusion is not None:
             out["fusion"] = self.fusion.version
         return out
