@@ -76,7 +76,9 @@ def load_expression_net(device: str = "cpu") -> ExpressionNet:
     checkpoint = torch.load(verified_weights("face_expression.pt"), map_location="cpu", weights_only=False)
     model = ExpressionNet(width=checkpoint["width"])
     model.load_state_dict(checkpoint["state_dict"])
-    return fold_batchnorm(model.eval()).to(device)
+    # channels-last weights: oneDNN's direct convolutions for this layout ran the net 1.8x faster on the
+    # CPU (256 faces with the mirror pass: 7.0 -> 3.9 ms per face on one thread), same probabilities (1e-7)
+    return fold_batchnorm(model.eval()).to(device, memory_format=torch.channels_last)
 
 
 def fold_batchnorm(model: ExpressionNet) -> ExpressionNet:
