@@ -19,7 +19,13 @@ Encoder frames
 Words
     ``transcribe`` runs faster-whisper with word timestamps and its bundled
     Silero VAD filter (an ONNX file inside the faster-whisper wheel), so silence
-    and music give no words instead of hallucinated lyrics.
+    and music give no words instead of hallucinated lyrics. Decoding is greedy at
+    temperature 0 with no fallback (:data:`TRANSCRIBE_TEMPERATURES`): faster-whisper's
+    default re-decodes a 30 s window at up to five higher temperatures whenever the
+    text compresses too well or scores too low, which on repetitive or noisy
+    audio multiplied the cost of a minute of speech by 8 (34 s instead of 4 s,
+    same words) while it did not change the words of clean speech
+    (``benchmarks/bench_transcription.py`` measures both).
 """
 
 from __future__ import annotations
@@ -41,6 +47,8 @@ FRAME_RATE = 50.0  # encoder frames per second
 SAMPLES_PER_FRAME = SAMPLE_RATE // int(FRAME_RATE)  # 320
 MEL_FRAMES = 3000
 ENCODER_DIM = 384  # tiny.en d_model
+#: Decoding temperatures tried in turn (faster-whisper's fallback); one value means no fallback.
+TRANSCRIBE_TEMPERATURES: tuple[float, ...] = (0.0,)
 
 
 class BackboneError(RuntimeError):
@@ -131,14 +139,20 @@ class WhisperBackbone:
         return frames, times
 
     # ------------------------------------------------------------------- words
-    def transcribe(self, audio16k: np.ndarray) -> list[Word]:
-        """English words with timestamps; ``[]`` when nothing is spoken (silence, music)."""
+    def transcribe(self, audio16k: np.ndarray,
+                   temperatures: tuple[float, ...] = TRANSCRIBE_TEMPERATURES) -> list[Word]:
+        """English words with timestamps; ``[]`` when nothing is spoken (silence, music).
+
+        ``temperatures``: faster-whisper's fallback schedule; the default, greedy
+        decoding with no fallback, is the engine's (see the module docstring).
+        """
         audio = _as_mono16k(audio16k)
         if len(audio) < SAMPLE_RATE // 10:
             return []
         segments, _info = self.model.transcribe(
             audio, language="en", beam_size=1, word_timestamps=True, vad_filter=True,
             condition_on_previous_text=False, without_timestamps=False,
+            temperature=list(temperatures),
         )
         words: list[Word] = []
         for seg in segments:

@@ -1,0 +1,136 @@
+"""Speech-to-text: cost and word error of Whisper's temperature fallback vs greedy decoding only.
+
+faster-whisper re-decodes a 30 s window at higher temperatures (0.2 … 1.0)
+whenever the text compresses too well (repetition) or scores too low (noise).
+The engine decodes at temperature 0 only (``TRANSCRIBE_TEMPERATURES``); this
+script shows what that costs and saves, on the same audio, in one run:
+
+* **word error rate** on labelled speech whose words are known: RAVDESS test
+  actors 21-24 (two fixed sentences, 240 clips) and the CREMA-D sample
+  ("Don't forget a jacket", 12 clips), each clip transcribed alone, and a
+  60 s stretch of RAVDESS test clips joined with short pauses (different
+  actors, emotions and sentences, so not a loop);
+* **seconds** for those and for audio where fallback fires: one CREMA-D
+  sentence looped for 60 s (the benchmark media), 30 s of pink noise, and 30 s
+  of synthetic music (chords with a beat).
+
+    python benchmarks/bench_transcription.py --data ../shared/data
+    python benchmarks/bench_transcription.py --schedules "0" "0,0.2,0.4,0.6,0.8,1"
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common  # noqa: E402
+
+RATE = 16000
+RAVDESS_SENTENCES = {"01": "kids are talking by the door", "02": "dogs are sitting by the door"}
+CREMA_SENTENCE = "don't forget a jacket"
+FALLBACK = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)  # faster-whisper's default schedule
+
+
+def words_of(text: str) -> list[str]:
+    return re.sub(r"[^a-z' ]", " ", text.lower()).split()
+
+
+def edit_distance(ref: list[str], hyp: list[str]) -> int:
+    row = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        prev, row[0] = row[0], i
+        for j, h in enumerate(hyp, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
+    return row[-1]
+
+
+def read16k(path: Path) -> np.ndarray:
+    from emoguide.training.voice_data import read_clip
+
+    return read_clip(path)
+
+
+def labelled_sets(data: Path) -> dict[str, list[tuple[np.ndarray, str]]]:
+    rav = []
+    for actor in (21, 22, 23, 24):
+        for f in sorted((data / "ravdess_speech_16k" / f"Actor_{actor:02d}").iterdir()):
+            rav.append((read16k(f), RAVDESS_SENTENCES[f.stem.split("-")[4]]))
+    crema = [(read16k(f), CREMA_SENTENCE) for f in sorted((data / "crema_d_sample" / "AudioWAV16k").glob("*.wav"))]
+    rng = np.random.default_rng(0)
+    joined, text, n = [], [], 0
+    for i in rng.permutation(len(rav)):
+        audio, sentence = rav[i]
+        gap = np.zeros(int(rng.uniform(0.3, 1.0) * RATE), np.float32)
+        joined += [audio, gap]
+        text.append(sentence)
+        n += len(audio) + len(gap)
+        if n >= 60 * RATE:
+            break
+    return {"RAVDESS test actors (240 clips)": rav, "CREMA-D sample (12 clips)": crema,
+            "RAVDESS test clips joined, 60 s": [(np.concatenate(joined), " ".join(text))]}
+
+
+def unlabelled_sets(work: Path) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(1)
+    t = np.arange(30 * RATE) / RATE
+    white = rng.standard_normal(len(t))
+    pink = np.fft.irfft(np.fft.rfft(white) / np.sqrt(np.maximum(np.fft.rfftfreq(len(t), 1 / RATE), 20.0)), len(t))
+    chords = sum(np.sin(2 * np.pi * f * t) for f in (220.0, 277.2, 329.6)) * (0.6 + 0.4 * np.sin(2 * np.pi * 0.25 * t))
+    beat = (np.mod(t, 0.5) < 0.05) * rng.standard_normal(len(t))
+    out = {"pink noise, 30 s": pink, "synthetic music (chords + beat), 30 s": chords + 0.5 * beat}
+    loop = work / "media" / "faces_640x360_libx264_60s_g240.mp4"
+    if loop.is_file():
+        from emoguide.media.audio import read_audio_range
+
+        out["one sentence looped, 60 s (benchmark media)"] = read_audio_range(loop, 0.0, 60.0)
+    return {k: (0.3 * v / (np.abs(v).max() + 1e-9)).astype(np.float32) if "looped" not in k else v
+            for k, v in out.items()}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, default=_common.REPO.parent / "shared" / "data")
+    p.add_argument("--schedules", nargs="+", default=["0", ",".join(f"{t:g}" for t in FALLBACK)],
+                   help="temperature schedules to compare, each comma-separated (default: greedy only vs "
+                        "faster-whisper's fallback)")
+    _common.add_common_args(p)
+    args = p.parse_args()
+    from emoguide.recognition.voice.whisper_backbone import load_backbone
+
+    _common.print_machine("transcription: greedy vs temperature fallback", args.device)
+    backbone = load_backbone("cuda" if (args.device or "").startswith("cuda") else "cpu")
+    schedules = [tuple(float(t) for t in s.split(",")) for s in args.schedules]
+    labelled, unlabelled = labelled_sets(args.data), unlabelled_sets(args.work)
+    backbone.transcribe(labelled["CREMA-D sample (12 clips)"][0][0])  # warm-up
+    print(f"{'audio':45s} {'schedule':>22s} {'seconds':>8s} {'× real time':>11s} {'WER':>7s} {'words':>6s}")
+    for name, items in labelled.items():
+        seconds = sum(len(a) for a, _ in items) / RATE
+        for sched in schedules:
+            errors = n_ref = n_hyp = 0
+            t0 = time.perf_counter()
+            for audio, ref in items:
+                hyp = words_of(" ".join(w.text for w in backbone.transcribe(audio, sched)))
+                ref_words = words_of(ref)
+                errors += edit_distance(ref_words, hyp)
+                n_ref, n_hyp = n_ref + len(ref_words), n_hyp + len(hyp)
+            dt = time.perf_counter() - t0
+            print(f"{name:45s} {','.join(f'{t:g}' for t in sched):>22s} {dt:8.2f} {seconds / dt:11.1f} "
+                  f"{errors / n_ref:7.3f} {n_hyp:6d}", flush=True)
+    for name, audio in unlabelled.items():
+        for sched in schedules:
+            t0 = time.perf_counter()
+            hyp = backbone.transcribe(audio, sched)
+            dt = time.perf_counter() - t0
+            print(f"{name:45s} {','.join(f'{t:g}' for t in sched):>22s} {dt:8.2f} {len(audio) / RATE / dt:11.1f} "
+                  f"{'—':>7s} {len(hyp):6d}", flush=True)
+    print(f"\nload average at the end: {_common.load_average()}")
+
+
+if __name__ == "__main__":
+    main()
