@@ -140,3 +140,23 @@ def test_audio_only_clip_goes_to_the_voice_recogniser(tmp_path):
     assert analysis.clips[0].status == "ok" and analysis.clips[0].job.clip_id == "A1/0"
     assert engine.recognisers["voice"].samples == 16000  # exactly the used second at 16 kHz
     assert engine.recognisers["face"].seen == []
+
+
+def test_a_bug_met_in_one_clip_fails_that_clip_only_as_under_ray(tmp_path):
+    """Locally as on a Ray worker (tests/test_ray_batch.py): status error, the same message, the batch goes on."""
+    from ray_standins import BUG_WIDTH, failing_engine
+
+    ok = make_indexed_video(tmp_path / "ok.mp4", Fraction(25), 30, audio=False, timecode=None)
+    bug = make_indexed_video(tmp_path / "bug.mp4", Fraction(25), 30, size=(BUG_WIDTH, 108), audio=False,
+                             timecode=None)
+    tl = otio.schema.Timeline(name="t")
+    track = otio.schema.Track(name="V1")
+    tl.tracks.append(track)
+    for path in (ok, bug, ok):
+        track.append(clip_for(path, Fraction(25), 0, 0, 25, n_media=30))
+    events = []
+    result = analyze_timeline(tl, settings=AnalysisSettings(), engine=failing_engine(), progress=events.append)
+    assert [c.status for c in result.clips] == ["ok", "error", "ok"]
+    assert result.clips[1].message == "internal error: ValueError: stand-in bug in a recogniser"
+    assert result.partial
+    assert [e.message for e in events if e.stage == "warning"] == [result.clips[1].message]

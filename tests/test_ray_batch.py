@@ -194,7 +194,7 @@ def test_a_worker_crash_fails_only_its_clip_and_cancel_stops_the_batch(ray_local
         batch.close()
     assert [c.status for c in result.clips] == ["error", "ok", "error", "ok"], [c.message for c in result.clips]
     assert result.clips[0].message.startswith("Ray worker crashed while analysing this clip")
-    assert result.clips[2].message == "worker error: ValueError: stand-in bug in a recogniser"
+    assert result.clips[2].message == "internal error: ValueError: stand-in bug in a recogniser"
     assert result.partial
 
 

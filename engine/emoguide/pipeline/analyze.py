@@ -103,7 +103,26 @@ def clip_cache_key(job: ClipJob, models: dict[str, str], settings: AnalysisSetti
 
 def analyze_media(job: ClipJob, engine: Engine, settings: AnalysisSettings,
                   progress: ProgressCallback | None = None, cancel: threading.Event | None = None) -> ClipAnalysis:
-    """Probe and analyse ``job``'s media; unreadable media becomes an offline/error result, not an exception."""
+    """Probe and analyse ``job``'s media; unreadable media becomes an offline/error result, not an exception.
+
+    So does an unexpected exception (a bug met by this clip's media): the clip gets status
+    ``error`` with "internal error: …" and the traceback goes to the log, and the batch goes
+    on, exactly as a Ray worker reports it. Only a cancel stops the run.
+
+    Afterwards the C heap's freed pages go back to the system (pipeline/native_memory.py),
+    so a long batch's peak memory does not creep up clip after clip.
+    """
+    from emoguide.pipeline.native_memory import release_freed_memory
+
+    try:
+        return _analyze_media(job, engine, settings, progress, cancel)
+    finally:
+        release_freed_memory()
+
+
+def _analyze_media(job: ClipJob, engine: Engine, settings: AnalysisSettings,
+                   progress: ProgressCallback | None, cancel: threading.Event | None) -> ClipAnalysis:
+    """The work of :func:`analyze_media`."""
     from emoguide.media.errors import MediaError, MediaOffline
     from emoguide.media.probe import probe
 
@@ -118,8 +137,19 @@ def analyze_media(job: ClipJob, engine: Engine, settings: AnalysisSettings,
     except MediaError as exc:
         emit(progress, "warning", 0, 0, job.clip_id, str(exc))
         return ClipAnalysis(job=job, status="error", message=str(exc))
+    except Exception as exc:  # noqa: BLE001 - a bug met in one clip must not cost the batch its other clips
+        log.exception("internal error while analysing clip %s (%s)", job.clip_id, job.source.path)
+        message = internal_error_message(exc)
+        emit(progress, "warning", 0, 0, job.clip_id, message)
+        return ClipAnalysis(job=job, status="error", message=message)
     return ClipAnalysis(job=job, status="ok", windows=output.windows, events=output.events,
                         words=output.words, thumbnail_jpeg=output.thumbnail_jpeg)
+
+
+def internal_error_message(exc: BaseException) -> str:
+    """The clip status message for an unexpected exception: the same locally and from a Ray worker."""
+    lines = str(exc).strip().splitlines()
+    return f"internal error: {type(exc).__name__}: {lines[0] if lines else ''}".rstrip(": ")
 
 
 def clip_to_dict(analysis: ClipAnalysis) -> dict:

@@ -38,7 +38,8 @@ from typing import Any, Callable
 
 import opentimelineio as otio
 
-from emoguide.pipeline.analyze import analyze_media, clip_cache_key, clip_from_dict, clip_to_dict, unanalysable
+from emoguide.pipeline.analyze import (analyze_media, clip_cache_key, clip_from_dict, clip_to_dict,
+                                       internal_error_message, unanalysable)
 from emoguide.pipeline.cache import AnalysisCache
 from emoguide.pipeline.engine import Engine
 from emoguide.pipeline.plan import TimelinePlan
@@ -266,10 +267,9 @@ class RayBatch:
                     if self.crashes[worker] <= self.max_restarts:  # a fresh worker takes its place
                         self.actors[worker] = self._remote.remote(self.engine_factory)
                         idle.append(worker)
-                except RayTaskError as exc:  # a bug, not bad media: this clip fails, the batch goes on
+                except RayTaskError as exc:  # a bug outside analyze_media (which reports its own, as locally)
                     cause = exc.cause if getattr(exc, "cause", None) is not None else exc
-                    clip = ClipAnalysis(job=job, status="error",
-                                        message=f"worker error: {type(cause).__name__}: {_first_line(cause)}")
+                    clip = ClipAnalysis(job=job, status="error", message=internal_error_message(cause))
                     idle.append(worker)
                 tracked[t].resolve(j, clip, warnings)
 
