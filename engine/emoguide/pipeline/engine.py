@@ -62,6 +62,9 @@ class Engine:
              parallel_modalities: bool = True) -> "Engine":
         """``torch_threads``: intra-op threads for the torch models (default :func:`default_torch_threads`,
         split between the picture and sound threads when ``parallel_modalities``)."""
+        from emoguide.pipeline.native_memory import limit_arenas
+
+        limit_arenas()  # before the first analysis thread exists: see pipeline/native_memory.py
         engine = cls(device=pick_device(device), parallel_modalities=parallel_modalities)
         for name in modalities:
             if name not in RECOGNISERS:

@@ -1,0 +1,78 @@
+"""The C heap gives freed memory back after each clip, and malloc arenas are capped (glibc)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+
+import pytest
+
+from emoguide.pipeline import native_memory
+
+glibc_only = pytest.mark.skipif(native_memory._glibc() is None, reason="glibc's mallopt/malloc_trim not available")
+
+
+def _rss_mib() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+@glibc_only
+def test_memory_freed_by_a_finished_thread_goes_back_to_the_system():
+    """What a clip's decode and sound threads leave behind: freed, but held by their malloc arena."""
+    kept = []
+
+    def clip_thread():
+        blocks = [bytes(2000) for _ in range(100_000)]  # ~200 MB of malloc'd blocks in this thread's arena
+        kept.append(blocks[-1])  # the last block stays in use: only a trim inside the heap can free the rest
+        del blocks
+
+    worker = threading.Thread(target=clip_thread)
+    worker.start()
+    worker.join()
+    held = _rss_mib()
+    assert native_memory.release_freed_memory()
+    assert held - _rss_mib() > 100  # MiB returned
+
+
+@glibc_only
+def test_arena_cap_follows_the_environment(monkeypatch):
+    monkeypatch.setenv("EMOGUIDE_MALLOC_ARENAS", "0")
+    assert native_memory.limit_arenas() is None  # left alone when asked
+    monkeypatch.setenv("EMOGUIDE_MALLOC_ARENAS", "4")
+    assert native_memory.limit_arenas() == 4
+    monkeypatch.delenv("EMOGUIDE_MALLOC_ARENAS")
+    assert native_memory.limit_arenas() == native_memory.DEFAULT_ARENAS
+
+
+def test_every_analysed_clip_releases_memory(monkeypatch, tmp_path):
+    """analyze_media trims after each clip, whatever the clip's outcome (here: offline media)."""
+    import opentimelineio as otio
+
+    from emoguide.pipeline.analyze import analyze_media
+    from emoguide.pipeline.windows import AnalysisSettings
+    from emoguide.timeline.mapping import clip_jobs
+    from standin_engine import standin_engine
+
+    calls = []
+    monkeypatch.setattr(native_memory, "release_freed_memory", lambda: calls.append(1) or True)
+    tl = otio.schema.Timeline("t")
+    track = otio.schema.Track()
+    tl.tracks.append(track)
+    track.append(otio.schema.Clip("c", media_reference=otio.schema.ExternalReference(
+        target_url=str(tmp_path / "missing.mp4")), source_range=otio.opentime.TimeRange(
+        otio.opentime.RationalTime(0, 25), otio.opentime.RationalTime(25, 25))))
+    [job] = clip_jobs(tl)
+    assert analyze_media(job, standin_engine(), AnalysisSettings()).status == "offline"
+    assert calls == [1]
+
+
+def test_other_platforms_are_left_alone(monkeypatch):
+    native_memory._glibc.cache_clear()
+    monkeypatch.setattr(sys, "platform", "darwin")
+    try:
+        assert native_memory._glibc() is None
+        assert native_memory.limit_arenas() is None and native_memory.release_freed_memory() is False
+    finally:
+        native_memory._glibc.cache_clear()
