@@ -47,3 +47,14 @@ def test_generated_timeline_decodes_exactly_its_used_ranges(tmp_path):
     mine = _common.pipeline_decode(jobs, AnalysisSettings())  # default: every frame (brief-expression spotting)
     assert mine.video_frames == expected
     assert mine.audio_samples == pytest.approx(used_s * 16000, abs=4 * 2)
+
+
+def test_transcription_benchmark_counts_word_errors_correctly():
+    import bench_transcription as bt
+
+    ref = bt.words_of("Don't forget a jacket.")
+    assert ref == ["don't", "forget", "a", "jacket"]
+    assert bt.edit_distance(ref, bt.words_of("Don't forget to check it.")) == 3  # 2 substitutions + 1 insertion
+    assert bt.edit_distance(ref, ref) == 0
+    assert bt.edit_distance(ref, []) == 4 and bt.edit_distance([], ref) == 4
+    assert bt.edit_distance(["kids", "are", "talking"], ["kids", "talking"]) == 1  # one deletion
