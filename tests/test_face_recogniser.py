@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import shutil
 
 import numpy as np
 import pytest
-from conftest import EXAMPLES
+from conftest import EXAMPLES, copy_weights, flip_a_byte
 
 from emoguide.labels import LABEL_INDEX, NUM_CLASSES
 from emoguide.media.video import read_video_range
@@ -47,15 +46,9 @@ def test_smile_raises_happy_probability(face):
 
 
 def test_weights_checksum_is_enforced(tmp_path, monkeypatch):
-    import emoguide.recognition.base as base
-
-    for name in ("face_expression.pt", "checksums.json"):
-        shutil.copy(base.WEIGHTS_DIR / name, tmp_path / name)
-    monkeypatch.setattr(base, "WEIGHTS_DIR", tmp_path)
+    path = copy_weights(tmp_path, monkeypatch, "face_expression.pt")
     verified_weights("face_expression.pt")
-    data = bytearray((tmp_path / "face_expression.pt").read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    (tmp_path / "face_expression.pt").write_bytes(bytes(data))
+    flip_a_byte(path)
     with pytest.raises(WeightsError, match="checksum"):
         verified_weights("face_expression.pt")
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import shutil
 
 import numpy as np
 import pytest
+from conftest import copy_weights, flip_a_byte
 
 from emoguide.labels import LABELS, NUM_CLASSES
 from emoguide.recognition import base
@@ -79,14 +79,8 @@ def test_version_is_weights_hash(rec):
 
 
 def test_corrupted_weights_fail_checksum(tmp_path, monkeypatch):
-    src = base.WEIGHTS_DIR / WEIGHTS_FILE
-    shutil.copy(src, tmp_path / WEIGHTS_FILE)
-    sums = json.loads((base.WEIGHTS_DIR / "checksums.json").read_text())
-    (tmp_path / "checksums.json").write_text(json.dumps({WEIGHTS_FILE: sums[WEIGHTS_FILE]}))
-    data = bytearray((tmp_path / WEIGHTS_FILE).read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    (tmp_path / WEIGHTS_FILE).write_bytes(bytes(data))
-    monkeypatch.setattr(base, "WEIGHTS_DIR", tmp_path)
+    flip_a_byte(copy_weights(tmp_path, monkeypatch, WEIGHTS_FILE))
+    sums = json.loads((tmp_path / "checksums.json").read_text())
     with pytest.raises(WeightsError, match="checksum"):
         TextRecogniser.load(device="cpu")
     with pytest.raises(WeightsError):

@@ -7,7 +7,7 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import EXAMPLES
+from conftest import EXAMPLES, copy_weights, flip_a_byte
 
 from emoguide.labels import NUM_CLASSES, vad_from_probs
 from emoguide.media.audio import read_audio_range
@@ -44,13 +44,7 @@ def test_shipped_heads_verify_and_a_flipped_byte_fails(name, tmp_path, monkeypat
     path = verified_weights(name)
     head = load_affect(path) if name == AFFECT_FILE else load_valence(path)[0]
     assert sum(p.numel() for p in head.parameters()) > 100
-    sums = json.loads((base.WEIGHTS_DIR / "checksums.json").read_text())
-    shutil.copy(path, tmp_path / name)
-    (tmp_path / "checksums.json").write_text(json.dumps({name: sums[name]}))
-    data = bytearray((tmp_path / name).read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    (tmp_path / name).write_bytes(bytes(data))
-    monkeypatch.setattr(base, "WEIGHTS_DIR", tmp_path)
+    flip_a_byte(copy_weights(tmp_path, monkeypatch, name))
     with pytest.raises(WeightsError, match="checksum"):
         verified_weights(name)
 
