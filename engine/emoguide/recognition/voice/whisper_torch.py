@@ -257,11 +257,12 @@ class LayeredBackbone:
         return getattr(self.base, name)
 
     def encode(self, audio16k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        audio, step = np.asarray(audio16k, np.float32), 30 * 16000
-        if audio.ndim != 1:
-            raise ValueError(f"audio must be mono 1-D float32 at 16 kHz, got shape {audio.shape}")
-        n = int(math.ceil(len(audio) / 320))  # frame i covers samples [320 i, 320 i + 320), as CTranslate2's
-        times = (np.arange(n) + 0.5) / 50.0
+        from emoguide.recognition.voice.whisper_backbone import (CHUNK_SAMPLES, FRAME_RATE, SAMPLES_PER_FRAME,
+                                                                 _as_mono16k)
+
+        audio, step = _as_mono16k(audio16k), CHUNK_SAMPLES
+        n = int(math.ceil(len(audio) / SAMPLES_PER_FRAME))  # the frame grid of CTranslate2's encode
+        times = (np.arange(n) + 0.5) / FRAME_RATE
         dim = self.encoder.positions.shape[1]
         if n == 0:
             return np.zeros((0, (2 if self.with_last else 1) * dim), np.float32), times
