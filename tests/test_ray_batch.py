@@ -35,7 +35,7 @@ from emoguide.pipeline.windows import AnalysisSettings
 
 ray = pytest.importorskip("ray")
 
-from emoguide.pipeline.distributed import BatchItem, RayBatch, RayUnavailable, require_ray  # noqa: E402
+from emoguide.pipeline.distributed import BatchItem, ClipWorker, RayBatch, RayUnavailable, require_ray  # noqa: E402
 
 RT, TR = otio.opentime.RationalTime, otio.opentime.TimeRange
 MODALITIES = ("face", "voice")
@@ -196,6 +196,22 @@ def test_a_worker_crash_fails_only_its_clip_and_cancel_stops_the_batch(ray_local
     assert result.clips[0].message.startswith("Ray worker crashed while analysing this clip")
     assert result.clips[2].message == "internal error: ValueError: stand-in bug in a recogniser"
     assert result.partial
+
+
+def test_media_the_driver_saw_but_a_worker_cannot_read_says_which_node(tmp_path):
+    """The cluster mistake: the path exists where the batch was planned, not where the clip runs."""
+    import socket
+
+    from emoguide.pipeline.plan import TimelinePlan
+
+    media = make_indexed_video(tmp_path / "local_only.mp4", Fraction(25), 30, audio=False, timecode=None)
+    plan = TimelinePlan.of(timeline("cluster", [media_clip(media, 25, 0, 25, 30)]))
+    assert plan.analysable == [True]  # the driver sees the file ...
+    media.unlink()  # ... the worker does not
+    payload, _ = ClipWorker(failing_engine).analyze(plan.jobs[0], SETTINGS)
+    assert payload["status"] == "offline"
+    assert payload["message"].startswith("media offline: ")
+    assert f"on Ray worker {socket.gethostname()}: every node must see the media" in payload["message"]
 
 
 def test_cli_runs_a_folder_batch_on_ray(ray_run, reels, tmp_path):

@@ -102,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_on_ray(args, files: list[Path], batch: bool, settings, cache) -> int:
     """All timelines' clips analysed together on Ray workers, then written one by one as locally."""
+    from emoguide.cli.progress_bar import BatchTerminalProgress
     from emoguide.cli.ray_opts import ray_batch_from_args
     from emoguide.pipeline.distributed import BatchItem, RayUnavailable
     from emoguide.timeline.mapping import TimelineError, load_timeline
@@ -119,9 +120,14 @@ def _run_on_ray(args, files: list[Path], batch: bool, settings, cache) -> int:
     except RayUnavailable as exc:
         log.error("%s", exc)
         return EXIT_FAILED
+    shared_bar = None if args.json_progress else BatchTerminalProgress(args.quiet)
     try:
-        analyses = ray_batch.analyze([BatchItem(tl, src.resolve().parent, progress_from_args(args, str(src)))
+        analyses = ray_batch.analyze([BatchItem(tl, src.resolve().parent,
+                                                shared_bar.for_timeline(src.name) if shared_bar else
+                                                progress_from_args(args, str(src)))
                                       for src, tl in loaded], settings, cache)
+        if shared_bar:
+            shared_bar.close()
 
         def analyze_reference(timeline, base_dir):
             return ray_batch.analyze([BatchItem(timeline, base_dir)], settings, cache)[0]
@@ -130,6 +136,8 @@ def _run_on_ray(args, files: list[Path], batch: bool, settings, cache) -> int:
             guidance = guidance_from_args(args, analysis, settings=settings, cache=cache, analyze=analyze_reference)
             worst = _worse(worst, _finish(args, src, timeline, analysis, guidance, batch))
     finally:
+        if shared_bar:
+            shared_bar.close()
         ray_batch.close()
     return worst
 

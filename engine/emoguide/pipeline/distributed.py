@@ -104,7 +104,21 @@ class ClipWorker:
         """(the clip's cache-form dict, warning messages to replay on the driver)."""
         events: list[ProgressEvent] = []
         clip = analyze_media(job, self.engine, settings, progress=events.append)
+        if clip.status == "offline":
+            clip = dataclasses.replace(clip, message=offline_on_worker(clip.message))
         return clip_to_dict(clip), [e.message for e in events if e.stage == "warning"]
+
+
+def offline_on_worker(message: str) -> str:
+    """An offline message that says where: the driver saw the media when it planned, this worker does not.
+
+    The usual cause on a real cluster is a path that exists on the driver only (a local disk, a
+    different mount point), and "media offline" alone would send the editor looking at the file.
+    """
+    import socket
+
+    return (f"{message} (on Ray worker {socket.gethostname()}: every node must see the media at the same "
+            "absolute path)")
 
 
 @dataclass
