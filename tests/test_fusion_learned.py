@@ -14,7 +14,7 @@ from emoguide.recognition import base, fusion
 from emoguide.recognition.base import ModalityResult, WeightsError, sha256_of
 from emoguide.recognition.fusion_baselines import BASELINE_NETS, MODALITIES, average_probs, stack_results
 from emoguide.recognition.fusion_learned import GatedFusionNet, LearnedFusion
-from emoguide.training.fusion_data import Augment, Pool, augment, make_pairs
+from emoguide.training.fusion_data import Pool, augment, make_pairs
 from emoguide.training.fusion_fit import FitConfig, fit, method_probs
 
 torch.set_num_threads(1)

@@ -13,7 +13,7 @@ from factories import make_analysis, make_timeline
 from emoguide.pipeline.cache import AnalysisCache
 from emoguide.pipeline.results import TimelineAnalysis
 from emoguide.report.html import render_report, write_report
-from emoguide.report.tables import CSV_COLUMNS, windows_csv
+from emoguide.report.tables import CSV_COLUMNS
 
 
 def test_report_files_show_every_window_and_the_offline_clip(tmp_path):

@@ -176,6 +176,25 @@ def verified_weights(filename: str, expected_sha256: str | None = None) -> Path:
     return path
 
 
+def save_weights(blob: dict, path: Path) -> Path:
+    """Write a weight file the way every training script must: folder made, atomically, checksum recorded.
+
+    Atomic because a training run stopped while writing must not leave a half file where the
+    shipped one was; the checksum goes into ``weights/checksums.json`` only when ``path`` is
+    in the shipped folder, so a candidate written elsewhere (``--out``) never changes what ships.
+    """
+    import torch
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    torch.save(blob, partial)
+    partial.replace(path)
+    if path.parent.resolve() == WEIGHTS_DIR.resolve():
+        record_checksum(path)
+    return path
+
+
 def record_checksum(path: Path) -> str:
     """Store ``path``'s sha256 in ``weights/checksums.json`` (called by training scripts)."""
     import json

@@ -22,33 +22,46 @@ import torch.nn.functional as F
 
 from emoguide.evaluation.metrics import ClassificationReport, classification_report
 from emoguide.labels import LABEL_INDEX, LABELS, to_common
-from emoguide.recognition.base import WEIGHTS_DIR, record_checksum, sha256_of
+from emoguide.recognition.base import WEIGHTS_DIR, save_weights, sha256_of
 
 log = logging.getLogger(__name__)
 WEIGHTS_NAME = "face_expression.pt"
 SPLITS = ("Training", "PublicTest", "PrivateTest")
+FER_CACHE = Path("/tmp/emoguide_fer")  # decoded splits (see load_split); outside the repo, never committed
 
 
-def load_split(data_dir: Path, split: str, cache_dir: Path = Path("/tmp/emoguide_fer")) -> tuple[np.ndarray, np.ndarray]:
-    """``(images (N,48,48) uint8, labels (N,) common-space indices)``; decoded once, cached as .npz."""
+def load_split(data_dir: Path, split: str, cache_dir: Path = FER_CACHE) -> tuple[np.ndarray, np.ndarray]:
+    """``(images (N,48,48) uint8, labels (N,) common-space indices)``; decoded once, cached as .npz.
+
+    The cache key is the split folder's resolved path plus the names, sizes and times of its
+    files, so another copy of FER2013, or an edited one, is decoded afresh rather than served
+    from the last folder's cache.
+    """
+    import hashlib
+
     from PIL import Image
 
-    cache = cache_dir / f"{split}.npz"
-    if cache.is_file():
-        d = np.load(cache)
-        return d["x"], d["y"]
     root = Path(data_dir) / "fer2013" / split
     if not root.is_dir():
         raise FileNotFoundError(f"FER2013 split not found: {root}")
-    xs, ys = [], []
-    for label_dir in sorted(p for p in root.iterdir() if p.is_dir()):
-        y = LABEL_INDEX[to_common("fer2013", label_dir.name)]
-        for f in sorted(label_dir.glob("*.jpg")):
-            xs.append(np.asarray(Image.open(f).convert("L").resize((48, 48)), np.uint8))
-            ys.append(y)
-    x, y = np.stack(xs), np.array(ys, np.int64)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    np.savez(cache, x=x, y=y)
+    files = [(label_dir.name, f) for label_dir in sorted(p for p in root.iterdir() if p.is_dir())
+             for f in sorted(label_dir.glob("*.jpg"))]
+    key = hashlib.sha1(str(root.resolve()).encode())
+    for label, f in files:
+        st = f.stat()
+        key.update(f"{label}/{f.name}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+    cache = Path(cache_dir) / f"{split}-{key.hexdigest()[:16]}.npz"
+    if cache.is_file():
+        d = np.load(cache)
+        return d["x"], d["y"]
+    if not files:
+        raise FileNotFoundError(f"no .jpg images under {root}/<label>/")
+    x = np.stack([np.asarray(Image.open(f).convert("L").resize((48, 48)), np.uint8) for _, f in files])
+    y = np.array([LABEL_INDEX[to_common("fer2013", label)] for label, _ in files], np.int64)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_suffix(".partial.npz")
+    np.savez(tmp, x=x, y=y)
+    tmp.replace(cache)  # atomic: a run stopped mid-write leaves no half cache behind
     return x, y
 
 
@@ -82,16 +95,19 @@ def predict(model, images: np.ndarray, batch: int = 512, tta: bool = True) -> np
     return np.concatenate(out)
 
 
-def train(data_dir: Path, out_dir: Path = WEIGHTS_DIR, epochs: int = 14, batch: int = 128, lr: float = 3e-3,
-          width: int = 24, seed: int = 0, threads: int = 2) -> dict:
+def train(data_dir: Path, out_dir: Path = WEIGHTS_DIR, epochs: int = 50, batch: int = 128, lr: float = 3e-3,
+          width: int = 24, seed: int = 0, threads: int = 2, cache_dir: Path = FER_CACHE) -> dict:
     from emoguide.recognition.face.expression import ExpressionNet
 
     torch.manual_seed(seed)
     np.random.seed(seed)
     torch.set_num_threads(threads)
-    x_tr, y_tr = load_split(data_dir, "Training")
-    x_val, y_val = load_split(data_dir, "PublicTest")
-    model = ExpressionNet(width=width)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)  # now, not after an hour of training (a typo in --out)
+    x_tr, y_tr = load_split(data_dir, "Training", cache_dir)
+    x_val, y_val = load_split(data_dir, "PublicTest", cache_dir)
+    # channels-last: oneDNN's direct convolutions train this net 1.3x faster on the CPU (472 -> 362 ms
+    # per batch of 128 at width 24 on 2 cores); the saved tensors load into either layout
+    model = ExpressionNet(width=width).to(memory_format=torch.channels_last)
     steps = epochs * int(np.ceil(len(x_tr) / batch))
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=5e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.15)
@@ -107,31 +123,40 @@ def train(data_dir: Path, out_dir: Path = WEIGHTS_DIR, epochs: int = 14, batch: 
         total = 0.0
         for i in range(0, len(order), batch):
             idx = order[i:i + batch]
-            x = augment(xt[idx].float().div(255).unsqueeze(1))
+            x = augment(xt[idx].float().div(255).unsqueeze(1)).contiguous(memory_format=torch.channels_last)
             loss = F.cross_entropy(model(x), yt[idx], weight=class_w, label_smoothing=0.1)
             opt.zero_grad()
             loss.backward()
             opt.step()
             sched.step()
-            total += float(loss) * len(idx)
+            total += float(loss.detach()) * len(idx)
         acc = float((predict(model, x_val, tta=False).argmax(1) == y_val).mean())
         history.append({"epoch": epoch + 1, "loss": total / len(order), "public_acc": acc, "s": time.time() - t0})
         log.warning("epoch %d loss %.3f PublicTest %.4f (%.0fs)", epoch + 1, total / len(order), acc, time.time() - t0)
         if acc > best:
             best, best_state = acc, {k: v.clone() for k, v in model.state_dict().items()}
     path = Path(out_dir) / WEIGHTS_NAME
-    torch.save({"state_dict": best_state, "width": width, "labels": list(LABELS), "history": history}, path)
-    if Path(out_dir).resolve() == WEIGHTS_DIR.resolve():
-        record_checksum(path)
+    save_weights({"state_dict": best_state, "width": width, "labels": list(LABELS), "history": history}, path)
     return {"public_acc": best, "history": history, "path": str(path)}
 
 
-def evaluate(data_dir: Path, tta: bool = True) -> ClassificationReport:
-    """PrivateTest metrics of the shipped weights (flip test-time augmentation as shipped)."""
-    from emoguide.recognition.face.expression import load_expression_net
+def evaluate(data_dir: Path, tta: bool = True, weights: Path | None = None,
+             cache_dir: Path = FER_CACHE) -> ClassificationReport:
+    """PrivateTest metrics (flip test-time augmentation as shipped).
 
-    model = load_expression_net("cpu")
-    x, y = load_split(data_dir, "PrivateTest")
+    Of the shipped, checksum-verified weights by default; of ``weights`` when given (a file just
+    trained with ``--out`` elsewhere, so a candidate can be judged before it replaces the shipped one).
+    """
+    from emoguide.recognition.face.expression import ExpressionNet, fold_batchnorm, load_expression_net
+
+    if weights is None:
+        model = load_expression_net("cpu")
+    else:
+        checkpoint = torch.load(weights, map_location="cpu", weights_only=False)
+        model = ExpressionNet(width=checkpoint["width"])
+        model.load_state_dict(checkpoint["state_dict"])
+        model = fold_batchnorm(model.eval())
+    x, y = load_split(data_dir, "PrivateTest", cache_dir)
     return classification_report("face: FER2013 PrivateTest (official split, flip TTA)" if tta else
                                  "face: FER2013 PrivateTest", y, predict(model, x, tta=tta), LABELS)
 
@@ -139,14 +164,16 @@ def evaluate(data_dir: Path, tta: bool = True) -> ClassificationReport:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, default=Path("../shared/data"))
-    p.add_argument("--epochs", type=int, default=14)
+    p.add_argument("--epochs", type=int, default=50)
+    p.add_argument("--width", type=int, default=24, help="channels of the first block (doubling per block)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", type=Path, default=WEIGHTS_DIR)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     t0 = time.time()
-    result = train(args.data, args.out, epochs=args.epochs, threads=args.threads)
-    report = evaluate(args.data)
+    result = train(args.data, args.out, epochs=args.epochs, width=args.width,
+                   threads=args.threads)
+    report = evaluate(args.data, weights=Path(result["path"]))
     print(report.format())
     print(f"best PublicTest {result['public_acc']:.4f}; trained in {(time.time() - t0) / 60:.1f} min on "
           f"{platform.processor() or platform.machine()} ({datetime.date.today()}); "

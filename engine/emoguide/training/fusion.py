@@ -29,7 +29,7 @@ import torch
 
 from emoguide.evaluation.metrics import classification_report
 from emoguide.labels import LABELS
-from emoguide.recognition.base import WEIGHTS_DIR, record_checksum
+from emoguide.recognition.base import WEIGHTS_DIR, save_weights
 from emoguide.recognition.fusion_baselines import MODALITIES
 from emoguide.recognition.fusion_learned import WEIGHTS_FILE, LearnedFusion
 from emoguide.training.fusion_data import Augment, PairSet, Pool, augment, make_pairs
@@ -121,11 +121,7 @@ def train(data_dir: Path = DEFAULT_DATA, n_pairs: int = N_TRAIN_PAIRS, seed: int
                  "recognisers": {m: r.spec.version for m, r in recognisers.items()},
                  "pools": {m: f"{p.split} (n={len(p.y)})" for m, p in train_pools.items()}},
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(blob, out)
-    if out.parent == WEIGHTS_DIR:
-        record_checksum(out)
-    return out
+    return save_weights(blob, out)
 
 
 # ------------------------------------------------------------------ evaluate

@@ -30,7 +30,7 @@ from sklearn.metrics import f1_score
 
 from emoguide.evaluation.metrics import ClassificationReport, classification_report
 from emoguide.labels import LABELS, NUM_CLASSES
-from emoguide.recognition.base import WEIGHTS_DIR, record_checksum, sha256_of
+from emoguide.recognition.base import WEIGHTS_DIR, save_weights, sha256_of
 from emoguide.recognition.text.classifier import TextEmotionHead, pack, unpack
 from emoguide.recognition.text.data import TextSplit, goemotions_labels, read_all, read_goemotions, read_meld
 from emoguide.recognition.text.encoder import MAX_LEN, MiniLMEncoder, model_dir
@@ -214,9 +214,7 @@ def train(data_dir: Path = DEFAULT_DATA, n_top: int = 2, epochs: int = 2, batch:
                     "train_minutes": f"{(time.time() - t0) / 60:.1f}",
                     "base_model_sha256": sha256_of(model_dir() / "model.safetensors")}
     out = Path(out) if out else WEIGHTS_DIR / "text_emotion.pt"
-    torch.save(blob, out)
-    if out.parent == WEIGHTS_DIR:
-        record_checksum(out)
+    save_weights(blob, out)
     log.info("saved %s (%.1f MB) after %.1f min", out, out.stat().st_size / 1e6, (time.time() - t0) / 60)
     return out
 
@@ -261,9 +259,7 @@ def calibrate_bias7(weights: Path, data_dir: Path = DEFAULT_DATA, rounds: int = 
     blob["meta"]["bias7"] = ", ".join(f"{c} {o:+.1f}" for c, o in zip(LABELS, off))
     blob["meta"]["dev_calibrated"] = (f"Ekman-7 macro-F1 {ek.macro_f1:.3f} acc {ek.accuracy:.3f} | "
                                       f"MELD weighted-F1 {md.weighted_f1:.3f} acc {md.accuracy:.3f}")
-    torch.save(blob, weights)
-    if Path(weights).parent == WEIGHTS_DIR:
-        record_checksum(Path(weights))
+    save_weights(blob, Path(weights))
     log.info("7-class offsets %s: dev score %.3f -> %.3f (%s)", blob["meta"]["bias7"], start, best,
              blob["meta"]["dev_calibrated"])
     return off

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emoguide.recognition.base import WEIGHTS_DIR, record_checksum, sha256_of, verified_weights
+from emoguide.recognition.base import WEIGHTS_DIR, sha256_of, verified_weights
 
 log = logging.getLogger(__name__)
 DEFAULT_DATA = Path("../shared/data")
@@ -62,7 +62,6 @@ def train(data_dir: Path, out_dir: Path = WEIGHTS_DIR, seeds: int = 5, text: boo
     from emoguide.training import vad_voice
 
     out_dir = Path(out_dir)
-    shipped = out_dir.resolve() == WEIGHTS_DIR.resolve()
     classifier, data = _voice_data(data_dir)
     heads, info = vad_voice.train(data, seeds=seeds)
     voice_path = out_dir / AFFECT_FILE
@@ -71,8 +70,6 @@ def train(data_dir: Path, out_dir: Path = WEIGHTS_DIR, seeds: int = 5, text: boo
                                     "target": f"arousal norm ±{vad_voice.AROUSAL_SHIFT}, valence norm ×(1±"
                                               f"{vad_voice.VALENCE_SCALE}) by RAVDESS intensity"},
                 encoder_layer=classifier.encoder_layer)  # the classifier's features: one pooling serves both
-    if shipped:
-        record_checksum(voice_path)
     out = {"voice": str(voice_path), "voice_config": str(info["config"])}
     if text:
         from emoguide.recognition.text.recogniser import WEIGHTS_FILE as TEXT_FILE
@@ -85,8 +82,6 @@ def train(data_dir: Path, out_dir: Path = WEIGHTS_DIR, seeds: int = 5, text: boo
         text_path = out_dir / VALENCE_FILE
         save_head(head, text_path, sha256_of(verified_weights(TEXT_FILE)),
                   {**tinfo, "date": time.strftime("%Y-%m-%d")})
-        if shipped:
-            record_checksum(text_path)
         out.update(text=str(text_path), text_l2=str(tinfo["l2"]))
     return out
 

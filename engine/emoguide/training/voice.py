@@ -29,7 +29,7 @@ import torch.nn.functional as F
 
 from emoguide.evaluation.metrics import ClassificationReport, classification_report
 from emoguide.labels import LABELS
-from emoguide.recognition.base import WEIGHTS_DIR, record_checksum
+from emoguide.recognition.base import WEIGHTS_DIR, save_weights
 from emoguide.recognition.voice.classifier import RAVDESS_CLASSES, TO_COMMON, VoiceHead, load_head, pooled_features
 from emoguide.training.voice_data import TEST_ACTORS, TRAIN_ACTORS, VAL_ACTORS, load_features
 
@@ -109,10 +109,8 @@ def train(data_dir: Path, out_dir: Path = WEIGHTS_DIR, seeds: int = 5, hidden: i
         vals.append((acc, epoch))
         log.warning("seed %d: validation accuracy %.3f at epoch %d", seed, acc, epoch)
     path = Path(out_dir) / WEIGHTS_NAME
-    torch.save({"states": states, "hidden": hidden, "classes": list(RAVDESS_CLASSES), "validation": vals,
-                "encoder_layer": layer}, path)
-    if Path(out_dir).resolve() == WEIGHTS_DIR.resolve():
-        record_checksum(path)
+    save_weights({"states": states, "hidden": hidden, "classes": list(RAVDESS_CLASSES), "validation": vals,
+                  "encoder_layer": layer}, path)
     return {"path": str(path), "validation": vals}
 
 

@@ -53,8 +53,10 @@ class TextValenceHead(nn.Module):
 
 
 def save_head(head: TextValenceHead, path, text_sha256: str, meta: dict) -> None:
-    torch.save({"state": {k: v.detach().cpu() for k, v in head.state_dict().items()}, "dim": int(head.mean.numel()),
-                "text_sha256": text_sha256, "meta": dict(meta)}, path)
+    from emoguide.recognition.base import save_weights
+
+    save_weights({"state": {k: v.detach().cpu() for k, v in head.state_dict().items()},
+                  "dim": int(head.mean.numel()), "text_sha256": text_sha256, "meta": dict(meta)}, path)
 
 
 def load_head(path) -> tuple[TextValenceHead, str]:

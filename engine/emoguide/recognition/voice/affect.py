@@ -102,11 +102,13 @@ class IntensityAffect(nn.Module):
 
 def save_affect(heads, path, meta: dict, encoder_layer: int | None) -> None:
     """``encoder_layer``: which Whisper frames the features pooled (None: CTranslate2's last layer)."""
+    from emoguide.recognition.base import save_weights
+
     hidden = heads[0].net[1].out_features if len(heads[0].net) > 2 else 0
-    torch.save({"kind": KIND, "format": FORMAT, "hidden": int(hidden), "encoder_layer": encoder_layer,
-                "arousal_shift": AROUSAL_SHIFT, "valence_scale": VALENCE_SCALE, "outputs": ["valence", "arousal"],
-                "states": [{k: v.detach().cpu() for k, v in h.state_dict().items()} for h in heads],
-                "meta": dict(meta)}, path)
+    save_weights({"kind": KIND, "format": FORMAT, "hidden": int(hidden), "encoder_layer": encoder_layer,
+                  "arousal_shift": AROUSAL_SHIFT, "valence_scale": VALENCE_SCALE, "outputs": ["valence", "arousal"],
+                  "states": [{k: v.detach().cpu() for k, v in h.state_dict().items()} for h in heads],
+                  "meta": dict(meta)}, path)
 
 
 def load_affect(path, device: str = "cpu") -> IntensityAffect:

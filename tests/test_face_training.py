@@ -1,0 +1,77 @@
+"""The face training script's plumbing: its data cache and a candidate judged before it ships.
+
+Real training never runs here (it takes an hour on 2 cores, see weights/face_expression.md);
+these run the same code on a dozen generated images in a folder laid out like FER2013.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from emoguide.labels import LABELS
+from emoguide.recognition.base import WEIGHTS_DIR
+from emoguide.training import face
+
+FER_FOLDERS = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
+
+
+def fake_fer(root, per_class: int = 2, seed: int = 0):
+    """FER2013's layout, <split>/<label>/<n>.jpg, with noise images brighter for higher label indices."""
+    rng = np.random.default_rng(seed)
+    for split in face.SPLITS:
+        for k, label in enumerate(FER_FOLDERS):
+            folder = root / "fer2013" / split / label
+            folder.mkdir(parents=True)
+            for n in range(per_class):
+                pixels = np.clip(rng.normal(30 + 30 * k, 10, (48, 48)), 0, 255).astype(np.uint8)
+                Image.fromarray(pixels).save(folder / f"{n}.jpg")
+    return root
+
+
+def test_the_decoded_split_cache_follows_the_folder_and_its_files(tmp_path):
+    cache = tmp_path / "cache"
+    one, other = fake_fer(tmp_path / "one"), fake_fer(tmp_path / "other", per_class=3, seed=1)
+    x1, y1 = face.load_split(one, "Training", cache)
+    x2, y2 = face.load_split(other, "Training", cache)
+    assert x1.shape == (14, 48, 48) and x2.shape == (21, 48, 48)  # not the first folder's cache
+    assert sorted(set(y1.tolist())) == list(range(len(LABELS)))
+    again, _ = face.load_split(one, "Training", cache)
+    np.testing.assert_array_equal(again, x1)
+    assert len(list(cache.glob("Training-*.npz"))) == 2
+
+    edited = one / "fer2013" / "Training" / "happy" / "0.jpg"
+    Image.fromarray(np.zeros((48, 48), np.uint8)).save(edited)
+    x3, _ = face.load_split(one, "Training", cache)
+    assert not np.array_equal(x3, x1)  # an edited image is decoded afresh
+    assert not list(cache.glob("*.partial.npz"))
+
+
+def test_a_missing_split_says_where_it_looked(tmp_path):
+    with pytest.raises(FileNotFoundError, match="FER2013 split not found: .*fer2013/Training"):
+        face.load_split(tmp_path, "Training", tmp_path / "cache")
+
+
+def test_a_candidate_trained_elsewhere_is_evaluated_without_touching_the_shipped_weights(tmp_path):
+    data = fake_fer(tmp_path / "data")
+    sums_before = (WEIGHTS_DIR / "checksums.json").read_text()
+    result = face.train(data, tmp_path / "out", epochs=2, batch=8, width=4, threads=1, cache_dir=tmp_path / "c")
+    assert (WEIGHTS_DIR / "checksums.json").read_text() == sums_before
+    checkpoint = torch.load(result["path"], map_location="cpu", weights_only=False)
+    assert checkpoint["width"] == 4 and checkpoint["labels"] == list(LABELS)
+    assert [h["epoch"] for h in checkpoint["history"]] == [1, 2]
+
+    report = face.evaluate(data, weights=tmp_path / "out" / face.WEIGHTS_NAME, cache_dir=tmp_path / "c")
+    assert report.n == 14
+    from emoguide.recognition.face.expression import ExpressionNet  # the candidate's own predictions, by hand
+
+    net = ExpressionNet(width=4)
+    net.load_state_dict(checkpoint["state_dict"])
+    x, y = face.load_split(data, "PrivateTest", tmp_path / "c")
+    predicted = face.predict(net, x).argmax(1)
+    confusion = np.zeros((len(LABELS), len(LABELS)), int)
+    np.add.at(confusion, (y, predicted), 1)
+    assert report.confusion == confusion.tolist()
+    assert report.accuracy == pytest.approx(float((predicted == y).mean()))
