@@ -77,6 +77,9 @@ class Engine:
                 log.warning("%s recogniser unavailable: %s", name, exc)
                 engine.unavailable[name] = f"{type(exc).__name__}: {exc}"
         engine.fusion = default_fusion(fusion)
+        # the per-frame/per-window statistics pull in scipy.signal: 1.4 s on first import, which would
+        # otherwise land in the first clip of every run (and the first request a server answers)
+        importlib.import_module("emoguide.media.stats")
         if engine.device == "cpu":  # after loading: CTranslate2 resets the OpenMP thread count it shares with torch
             import torch
 

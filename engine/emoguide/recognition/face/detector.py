@@ -212,7 +212,10 @@ class FaceDetector:
     @torch.inference_mode()
     def detect(self, frames: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         """Faces in each RGB uint8 frame of ``frames`` (T, H, W, 3)."""
-        images = torch.from_numpy(np.ascontiguousarray(frames)).to(self.device).permute(0, 3, 1, 2).float()
+        # planar (NCHW) copy made while still uint8: the pyramid's area resize on the channels-last view of
+        # (T, H, W, 3) frames ran 1.2-1.6x slower than on planes, with the same values (max difference 0)
+        images = torch.from_numpy(np.ascontiguousarray(frames)).to(self.device).permute(0, 3, 1, 2).contiguous()
+        images = images.float()
         images = (images - 127.5) * 0.0078125
         t, _, h, w = images.shape
         boxes, scores, groups = self._stage1(images)
