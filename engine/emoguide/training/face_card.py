@@ -97,6 +97,8 @@ the measured table is in `docs/performance.md`.
 
 ```bash
 python -m emoguide.training.face --data ../shared/data     # trains, evaluates, rewrites this card
+python -m emoguide.training.face --data ../shared/data --device cuda --width 48 --epochs 60 --out /tmp/candidate
+                                                           # a wider candidate on a GPU, judged before it ships
 emoguide eval --task face --data ../shared/data            # prints the table above
 ```
 
