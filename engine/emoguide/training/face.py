@@ -4,6 +4,7 @@ Train on ``Training``, choose the epoch on ``PublicTest``, report ``PrivateTest`
 once (FER2013 has no person ids; the official splits are the standard protocol).
 
     python -m emoguide.training.face --data ../shared/data            # ≈ 70-90 min on 2 CPU cores
+    scripts/gpu_face_training.sh                                      # on a lent GPU: pack, train, judge, ship
     emoguide eval --task face --data ../shared/data                   # PrivateTest metrics
 """
 
@@ -187,18 +188,21 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--device", default=None, help="cuda or cpu (default: cuda when torch sees a GPU)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", type=Path, default=WEIGHTS_DIR)
+    p.add_argument("--cache-dir", type=Path, default=FER_CACHE, help="where decoded splits are cached")
+    p.add_argument("--no-eval", action="store_true",
+                   help="skip PrivateTest (a GPU machine that was sent Training and PublicTest only)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     t0 = time.time()
     result = train(args.data, args.out, epochs=args.epochs, width=args.width,
-                   batch=args.batch, threads=args.threads, device=args.device)
-    report = evaluate(args.data, weights=Path(result["path"]))
-    print(report.format())
+                   batch=args.batch, threads=args.threads, device=args.device, cache_dir=args.cache_dir)
+    if not args.no_eval:
+        print(evaluate(args.data, weights=Path(result["path"]), cache_dir=args.cache_dir).format())
     where = (torch.cuda.get_device_name() if result["device"].startswith("cuda")
              else f"{args.threads} threads of {cpu_model()}")
     note = f"trained in {(time.time() - t0) / 60:.0f} min on {where} ({datetime.date.today()})"
     print(f"best PublicTest {result['public_acc']:.4f}; {note}; sha256 {sha256_of(Path(result['path']))[:12]}")
-    if args.out.resolve() == WEIGHTS_DIR.resolve():
+    if args.out.resolve() == WEIGHTS_DIR.resolve() and not args.no_eval:
         from emoguide.training.face_card import write_card
 
         print(f"wrote {write_card(args.data, f'- Training run: {note}.')}")

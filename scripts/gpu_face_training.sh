@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Train a face-expression candidate on a lent GPU machine (the device tool), judge it here.
+#
+# Why a script: the GPU machine sees only the repository (64 MiB with what is carried), not
+# ../shared, and has its own Python (torch, numpy, scikit-learn, Pillow; no emoguide install).
+# FER2013's Training + PublicTest JPEGs pack into ~49 MB with xz (their JFIF headers repeat);
+# PrivateTest stays here, where the candidate is evaluated once before it may replace the
+# shipped weights.
+#
+#   scripts/gpu_face_training.sh pack            # here: writes .device_data/fer2013.tar.xz (git-ignored)
+#   # device tool: run(command="scripts/gpu_face_training.sh train", carry=[".device_data"], timeout_s=600)
+#   #   EPOCHS=60 WIDTH=48 by default; the candidate comes back as $OUT/face_expression.pt
+#   scripts/gpu_face_training.sh judge PATH      # here: PrivateTest of the candidate vs the shipped net
+#   scripts/gpu_face_training.sh ship PATH       # here: install it, record its checksum, rewrite the card
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=${DATA:-../shared/data}
+PACK=.device_data/fer2013.tar.xz
+
+case "${1:-}" in
+  pack)
+    mkdir -p .device_data
+    tar -C "$DATA" -cf - fer2013/Training fer2013/PublicTest | xz -6 -T0 > "$PACK.partial"
+    mv "$PACK.partial" "$PACK"
+    ls -l "$PACK"
+    ;;
+  train)
+    work=$(mktemp -d)
+    tar -C "$work" -xJf "$PACK"
+    mkdir -p "$work/fer2013/PrivateTest"  # not carried: evaluated where it lives
+    PYTHONPATH=engine PYTHONUNBUFFERED=1 "${PYTHON:-python3}" -m emoguide.training.face --data "$work" \
+      --device "${DEVICE:-cuda}" \
+      --epochs "${EPOCHS:-60}" --width "${WIDTH:-48}" --out "${OUT:?set by the device tool}" --no-eval \
+      --cache-dir "$work/cache"
+    ;;
+  judge)
+    .venv/bin/python - "$2" "$DATA" <<'PY'
+import sys
+from pathlib import Path
+from emoguide.training.face import evaluate
+candidate, data = Path(sys.argv[1]), Path(sys.argv[2])
+print(evaluate(data, weights=candidate).format())
+print(evaluate(data).format())
+PY
+    ;;
+  ship)
+    .venv/bin/python - "$2" "$DATA" <<'PY'
+import shutil, sys
+from pathlib import Path
+from emoguide.recognition.base import WEIGHTS_DIR, record_checksum
+from emoguide.training.face import WEIGHTS_NAME
+from emoguide.training.face_card import write_card
+target = WEIGHTS_DIR / WEIGHTS_NAME
+shutil.copyfile(sys.argv[1], target.with_name(target.name + ".partial"))
+target.with_name(target.name + ".partial").replace(target)
+record_checksum(target)
+print("wrote", write_card(Path(sys.argv[2])))
+PY
+    ;;
+  *)
+    sed -n '2,16p' "$0"
+    exit 2
+    ;;
+esac
