@@ -39,8 +39,8 @@ import sys
 from pathlib import Path
 from emoguide.training.face import evaluate
 candidate, data = Path(sys.argv[1]), Path(sys.argv[2])
-print(evaluate(data, weights=candidate).format())
-print(evaluate(data).format())
+for name, report in (("candidate " + str(candidate), evaluate(data, weights=candidate)), ("shipped", evaluate(data))):
+    print(f"--- {name}\n{report.format()}\n")
 PY
     ;;
   ship)
