@@ -12,6 +12,7 @@
 #   #   EPOCHS=60 WIDTH=48 by default; the candidate comes back as $OUT/face_expression.pt
 #   scripts/gpu_face_training.sh judge PATH      # here: PrivateTest of the candidate vs the shipped net
 #   scripts/gpu_face_training.sh ship PATH       # here: install it, record its checksum, rewrite the card
+#                                                (NOTE="- Training run: …" adds a line to the card)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data}
@@ -45,7 +46,7 @@ PY
     ;;
   ship)
     .venv/bin/python - "$2" "$DATA" <<'PY'
-import shutil, sys
+import os, shutil, sys
 from pathlib import Path
 from emoguide.recognition.base import WEIGHTS_DIR, record_checksum
 from emoguide.training.face import WEIGHTS_NAME
@@ -54,7 +55,8 @@ target = WEIGHTS_DIR / WEIGHTS_NAME
 shutil.copyfile(sys.argv[1], target.with_name(target.name + ".partial"))
 target.with_name(target.name + ".partial").replace(target)
 record_checksum(target)
-print("wrote", write_card(Path(sys.argv[2])))
+note = os.environ.get("NOTE", "")  # e.g. NOTE="- Training run: 6 min on an NVIDIA H200 (date)."
+print("wrote", write_card(Path(sys.argv[2]), note))
 PY
     ;;
   *)

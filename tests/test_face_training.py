@@ -80,5 +80,5 @@ def test_a_candidate_trained_elsewhere_is_evaluated_without_touching_the_shipped
 
     card = card_text(report, report, checkpoint, tmp_path / "out" / face.WEIGHTS_NAME)
     assert f"| accuracy | **{report.accuracy:.3f}**" in card and f"| Cohen's kappa | {report.kappa:.3f} |" in card
-    assert "**Target missed**" in card and "2 epochs; best PublicTest epoch kept" in card
+    assert "**Target missed**" in card and "The best PublicTest epoch is kept: " in card
     assert "batch 8, 2 epochs, seed 0" in card and "widths 4-8-16-32" in card

@@ -39,8 +39,8 @@ def card_text(report, report_no_mirror, checkpoint: dict, weights: Path, train_n
                    f"batch {recipe['batch']}, {recipe['epochs']} epochs, seed {recipe['seed']}."
                    if recipe else "Recipe: not recorded in this checkpoint.")
     verdict = ("**Target met**" if report.accuracy >= TARGET_ACC else "**Target missed**")
-    epochs_line = (f"{len(history)} epochs; best PublicTest epoch kept ({best['epoch']}: {best['public_acc']:.3f})"
-                   if best else "epochs: not recorded")
+    epochs_line = (f"The best PublicTest epoch is kept: {best['epoch']} of {len(history)} ({best['public_acc']:.3f})"
+                   if best else "Epochs: not recorded")
     step = max(1, len(history) // 10)
     curve = " ".join(f"{h['epoch']}:{h['public_acc']:.3f}" for h in history[step - 1::step])
     curve_label = "PublicTest accuracy by epoch" + (f" (every {step}th)" if step > 1 else "")
@@ -65,7 +65,7 @@ wheel (MIT), installed without its dependencies.
 - {recipe_line}
 - {epochs_line}.
 - {curve_label}: {curve}
-{train_note}
+{train_note.rstrip() + chr(10) if train_note else ""}
 ## Results: FER2013 PrivateTest (n = {report.n:,}), shipped weights, mirror test-time augmentation (as shipped)
 
 | metric | value |
