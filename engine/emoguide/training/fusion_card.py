@@ -12,6 +12,32 @@ from emoguide.recognition.base import WEIGHTS_DIR, sha256_of
 from emoguide.recognition.fusion_learned import WEIGHTS_FILE
 
 
+def how_it_compares(results: list) -> str:
+    """The learned fusion's standing against each baseline, in words, from the method table in ``results``."""
+    table = next((r for r in results if hasattr(r, "rows") and r.title.startswith("fusion methods")), None)
+    if table is None:
+        return "The method comparison was not run."
+    acc = {(row[0], row[1]): row[3] for row in table.rows}
+    names = {"early": "early fusion", "tfn": "TFN", "lmf": "LMF", "late": "reliability-weighted late fusion",
+             "average": "averaging"}
+    parts = []
+    for cond in ("all present", "random missing"):
+        ours = acc[("learned", cond)]
+        others = sorted(((acc[(m, cond)], m) for m in names if (m, cond) in acc), reverse=True)
+        ahead = [f"{names[m]} {a:.1%} ({100 * (a - ours):+.1f} points)" for a, m in others if a > ours]
+        behind = [f"{names[m]} {a:.1%}" for a, m in others if a <= ours]
+        text = f"with {'all modalities present' if cond == 'all present' else 'random modalities missing'} " \
+               f"it reaches {ours:.1%}"
+        if ahead:
+            text += f", behind {', '.join(ahead)}"
+        if behind:
+            text += f"{' and' if ahead else ','} ahead of {', '.join(behind)}"
+        parts.append(text)
+    beaten = any(acc[(m, c)] > acc[("learned", c)] for m in names for c in ("all present",) if (m, c) in acc)
+    lead = "The learned fusion does **not** beat every baseline" if beaten else "The learned fusion leads every baseline"
+    return f"{lead}: {'; '.join(parts)}."
+
+
 def write_card(results: list, eval_seconds: float) -> Path:
     weights = WEIGHTS_DIR / WEIGHTS_FILE
     blob = torch.load(weights, map_location="cpu", weights_only=True)
@@ -41,14 +67,12 @@ reliability-weighted late fusion.
   has per-clip valence/arousal ratings that pair with our inputs.
 
 ## How it compares (read the method table below)
-The learned fusion does **not** beat every baseline. With the voice head of 2026-11-24 (last
-Whisper layer) it led plain early fusion (concatenation) by 3.9 points; retrained on 2026-12-01
-for the layer-2 voice head, it trails early fusion by 0.7 points with all modalities present and by
-2.0 with random modalities missing, and stays ahead of TFN, LMF, reliability-weighted late fusion
-and averaging. The engine keeps it because it reports each modality's contribution per window
-(which the markers and the mixed-signal guidance use) and has an explicit missing-modality path;
-early fusion gives one opaque distribution. Every method is trained once (seed 0); the spread
-across seeds was not measured, so a gap under a point is not a ranking.
+{how_it_compares(results)} The engine keeps it because it reports each modality's contribution per
+window (which the markers and the mixed-signal guidance use) and has an explicit missing-modality
+path; early fusion gives one opaque distribution. History: with the first voice head (last Whisper
+layer, 2026-11-24) it led early fusion; since the voice classifier became much stronger, the plain
+methods have caught up. Every method is trained once (seed 0); the spread across seeds was not
+measured, so a gap under a point is not a ranking.
 
 ## Data: paired by label across corpora (stated plainly)
 No corpus here has a face, a voice and words of the same person at the same moment. A training
