@@ -3,7 +3,7 @@
 #
 # Why a script: the GPU machine sees only the repository (64 MiB with what is carried), not
 # ../shared, and has its own Python (torch, numpy, scikit-learn, Pillow; no emoguide install).
-# FER2013's Training + PublicTest JPEGs pack into ~49 MB with xz (their JFIF headers repeat);
+# FER2013's Training + PublicTest JPEGs pack into 47 MB with xz (their JFIF headers repeat);
 # PrivateTest stays here, where the candidate is evaluated once before it may replace the
 # shipped weights.
 #
