@@ -46,15 +46,13 @@ PY
     ;;
   ship)
     .venv/bin/python - "$2" "$DATA" <<'PY'
-import os, shutil, sys
+import os, sys
 from pathlib import Path
-from emoguide.recognition.base import WEIGHTS_DIR, record_checksum
+import torch
+from emoguide.recognition.base import WEIGHTS_DIR, save_weights
 from emoguide.training.face import WEIGHTS_NAME
 from emoguide.training.face_card import write_card
-target = WEIGHTS_DIR / WEIGHTS_NAME
-shutil.copyfile(sys.argv[1], target.with_name(target.name + ".partial"))
-target.with_name(target.name + ".partial").replace(target)
-record_checksum(target)
+save_weights(torch.load(sys.argv[1], map_location="cpu", weights_only=False), WEIGHTS_DIR / WEIGHTS_NAME)
 note = os.environ.get("NOTE", "")  # e.g. NOTE="- Training run: 6 min on an NVIDIA H200 (date)."
 print("wrote", write_card(Path(sys.argv[2]), note))
 PY

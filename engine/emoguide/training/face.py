@@ -165,15 +165,9 @@ def evaluate(data_dir: Path, tta: bool = True, weights: Path | None = None,
     Of the shipped, checksum-verified weights by default; of ``weights`` when given (a file just
     trained with ``--out`` elsewhere, so a candidate can be judged before it replaces the shipped one).
     """
-    from emoguide.recognition.face.expression import ExpressionNet, fold_batchnorm, load_expression_net
+    from emoguide.recognition.face.expression import load_expression_net
 
-    if weights is None:
-        model = load_expression_net("cpu")
-    else:
-        checkpoint = torch.load(weights, map_location="cpu", weights_only=False)
-        model = ExpressionNet(width=checkpoint["width"])
-        model.load_state_dict(checkpoint["state_dict"])
-        model = fold_batchnorm(model.eval())
+    model = load_expression_net("cpu", weights)
     x, y = load_split(data_dir, "PrivateTest", cache_dir)
     return classification_report("face: FER2013 PrivateTest (official split, flip TTA)" if tta else
                                  "face: FER2013 PrivateTest", y, predict(model, x, tta=tta), LABELS)

@@ -27,8 +27,8 @@ def card_text(report, report_no_mirror, checkpoint: dict, weights: Path, train_n
     """The whole card: model, data and split, recipe, PrivateTest metrics, the target, the command."""
     history = checkpoint.get("history", [])
     width = int(checkpoint["width"])
-    n_params = sum(v.numel() for v in checkpoint["state_dict"].values() if v.dtype.is_floating_point)
-    n_params -= sum(v.numel() for k, v in checkpoint["state_dict"].items() if "running" in k)
+    n_params = sum(v.numel() for k, v in checkpoint["state_dict"].items()
+                   if v.dtype.is_floating_point and "running" not in k)  # learned ones, not BatchNorm's statistics
     best = max(history, key=lambda h: h["public_acc"]) if history else None
     widths = "-".join(str(width * m) for m in (1, 2, 4, 8))
     recall = ", ".join(f"{c} {r:.2f}" for c, r in report.per_class_recall.items())

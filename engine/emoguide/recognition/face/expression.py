@@ -69,11 +69,16 @@ def crop_faces(frames: np.ndarray, frame_index: np.ndarray, boxes: np.ndarray) -
     return out
 
 
-def load_expression_net(device: str = "cpu") -> ExpressionNet:
-    """The shipped classifier, checksum-verified (see weights/face_expression.md)."""
+def load_expression_net(device: str = "cpu", weights=None) -> ExpressionNet:
+    """The shipped classifier, checksum-verified (see weights/face_expression.md), ready for inference.
+
+    ``weights``: another checkpoint instead (a candidate fresh from training, not yet shipped,
+    hence no checksum to verify), prepared exactly as the shipped one is.
+    """
     from emoguide.recognition.base import verified_weights
 
-    checkpoint = torch.load(verified_weights("face_expression.pt"), map_location="cpu", weights_only=False)
+    path = weights if weights is not None else verified_weights("face_expression.pt")
+    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
     model = ExpressionNet(width=checkpoint["width"])
     model.load_state_dict(checkpoint["state_dict"])
     # channels-last weights: oneDNN's direct convolutions for this layout ran the net 1.8x faster on the
