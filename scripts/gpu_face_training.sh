@@ -9,7 +9,8 @@
 #
 #   scripts/gpu_face_training.sh pack            # here: writes .device_data/fer2013.tar.xz (git-ignored)
 #   # device tool: run(command="scripts/gpu_face_training.sh train", carry=[".device_data"], timeout_s=600)
-#   #   EPOCHS=60 WIDTH=48 by default; the candidate comes back as $OUT/face_expression.pt
+#   #   EPOCHS=60 WIDTH=48 SEEDS="0 1" by default: one member per seed, combined (with int8 copies
+#   #   calibrated on Training faces) into $OUT/face_expression.pt, the candidate that comes back
 #   scripts/gpu_face_training.sh judge PATH      # here: PrivateTest of the candidate vs the shipped net
 #   scripts/gpu_face_training.sh ship PATH       # here: install it, record its checksum, rewrite the card
 #                                                (NOTE="- Training run: …" adds a line to the card)
@@ -31,8 +32,8 @@ case "${1:-}" in
     mkdir -p "$work/fer2013/PrivateTest"  # not carried: evaluated where it lives
     PYTHONPATH=engine PYTHONUNBUFFERED=1 "${PYTHON:-python3}" -m emoguide.training.face --data "$work" \
       --device "${DEVICE:-cuda}" \
-      --epochs "${EPOCHS:-60}" --width "${WIDTH:-48}" --out "${OUT:?set by the device tool}" --no-eval \
-      --cache-dir "$work/cache"
+      --epochs "${EPOCHS:-60}" --width "${WIDTH:-48}" --seeds ${SEEDS:-0 1} --out "${OUT:?set by the device tool}" \
+      --no-eval --cache-dir "$work/cache" --members-dir "$work/members"
     ;;
   judge)
     .venv/bin/python - "$2" "$DATA" <<'PY'

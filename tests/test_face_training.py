@@ -82,3 +82,39 @@ def test_a_candidate_trained_elsewhere_is_evaluated_without_touching_the_shipped
     assert f"| accuracy | **{report.accuracy:.3f}**" in card and f"| Cohen's kappa | {report.kappa:.3f} |" in card
     assert "**Target missed**" in card and "The best PublicTest epoch is kept: " in card
     assert "batch 8, 2 epochs, seed 0" in card and "widths 4-8-16-32" in card
+
+
+def test_the_training_command_trains_one_member_per_seed_reuses_finished_ones_and_combines_them(tmp_path, capsys):
+    data = fake_fer(tmp_path / "data")
+    sums_before = (WEIGHTS_DIR / "checksums.json").read_text()
+    argv = ["--data", str(data), "--seeds", "0", "1", "--epochs", "1", "--width", "4", "--batch", "8",
+            "--threads", "1", "--out", str(tmp_path / "out"), "--members-dir", str(tmp_path / "members"),
+            "--cache-dir", str(tmp_path / "c")]
+    face.main(argv)
+    first = capsys.readouterr().out
+    combined = torch.load(tmp_path / "out" / face.WEIGHTS_NAME, map_location="cpu", weights_only=False)
+    assert [m["recipe"]["seed"] for m in combined["members"]] == [0, 1]
+    assert "face: FER2013 PrivateTest" in first and "reusing" not in first
+    from emoguide.recognition.face import int8
+
+    if int8.available():
+        assert all("int8" in m for m in combined["members"])
+    seeds_differ = not torch.equal(combined["members"][0]["state_dict"]["head.3.weight"],
+                                   combined["members"][1]["state_dict"]["head.3.weight"])
+    assert seeds_differ
+
+    face.main(argv)  # a second run finds both members trained: nothing is retrained
+    assert capsys.readouterr().out.count("reusing") == 2
+    other = fake_fer(tmp_path / "other data", seed=1)
+    face.main(["--data", str(other)] + argv[2:])  # the same seeds on other data: trained afresh
+    assert "reusing" not in capsys.readouterr().out
+    assert (WEIGHTS_DIR / "checksums.json").read_text() == sums_before  # --out elsewhere never touches it
+
+    from emoguide.training.face_card import card_text
+
+    report = face.evaluate(data, weights=tmp_path / "out" / face.WEIGHTS_NAME, cache_dir=tmp_path / "c")
+    card = card_text(report, report, combined, tmp_path / "out" / face.WEIGHTS_NAME, member_accuracy=[0.1, 0.2])
+    assert "An ensemble of 2 compact VGG-style CNNs" in card and "seeds 0, 1" in card
+    assert "Member 2 (seed 1): the best PublicTest epoch is kept: 1 of 1" in card
+    assert "| accuracy of each member alone | 0.100, 0.200 |" in card
+

@@ -2,8 +2,10 @@
 
 Train on ``Training``, choose the epoch on ``PublicTest``, report ``PrivateTest``
 once (FER2013 has no person ids; the official splits are the standard protocol).
+The shipped model is an ensemble: one net per seed of :data:`SHIPPED_SEEDS`, same recipe,
+combined with their int8 copies by ``face_ensemble.combine``.
 
-    python -m emoguide.training.face --data ../shared/data            # ≈ 70-90 min on 2 CPU cores
+    python -m emoguide.training.face --data ../shared/data            # ≈ 85 min per member on 2 CPU cores
     scripts/gpu_face_training.sh                                      # on a lent GPU: pack, train, judge, ship
     emoguide eval --task face --data ../shared/data                   # PrivateTest metrics
 """
@@ -111,6 +113,7 @@ def train(data_dir: Path, out_dir: Path = WEIGHTS_DIR, epochs: int = 50, batch: 
     from emoguide.recognition.base import pick_device
     from emoguide.recognition.face.expression import ExpressionNet
 
+    started = time.time()
     torch.manual_seed(seed)
     np.random.seed(seed)
     device = pick_device(device)
@@ -153,24 +156,51 @@ def train(data_dir: Path, out_dir: Path = WEIGHTS_DIR, epochs: int = 50, batch: 
     path = Path(out_dir) / WEIGHTS_NAME
     recipe = {"epochs": epochs, "batch": batch, "lr": lr, "width": width, "seed": seed, "optimiser": OPTIMISER,
               "augmentation": AUGMENTATION, "device": device}
+    where = torch.cuda.get_device_name() if device.startswith("cuda") else f"{threads} threads of {cpu_model()}"
+    run = {"minutes": round((time.time() - started) / 60, 1), "where": where, "date": str(datetime.date.today())}
     save_weights({"state_dict": best_state, "width": width, "labels": list(LABELS), "history": history,
-                  "recipe": recipe}, path)
-    return {"public_acc": best, "history": history, "path": str(path), "device": device}
+                  "recipe": recipe, "run": run}, path)
+    return {"public_acc": best, "history": history, "path": str(path), "device": device, "run": run}
 
 
 def evaluate(data_dir: Path, tta: bool = True, weights: Path | None = None,
-             cache_dir: Path = FER_CACHE) -> ClassificationReport:
-    """PrivateTest metrics (flip test-time augmentation as shipped).
+             cache_dir: Path = FER_CACHE, int8: bool = True) -> ClassificationReport:
+    """PrivateTest metrics as shipped: flip test-time augmentation, int8 on the CPU (``int8=False``: the float nets).
 
     Of the shipped, checksum-verified weights by default; of ``weights`` when given (a file just
     trained with ``--out`` elsewhere, so a candidate can be judged before it replaces the shipped one).
     """
     from emoguide.recognition.face.expression import load_expression_net
 
-    model = load_expression_net("cpu", weights)
+    model = load_expression_net("cpu", weights, int8=int8)
     x, y = load_split(data_dir, "PrivateTest", cache_dir)
-    return classification_report("face: FER2013 PrivateTest (official split, flip TTA)" if tta else
-                                 "face: FER2013 PrivateTest", y, predict(model, x, tta=tta), LABELS)
+    how = ", ".join((["flip TTA"] if tta else []) + (["int8"] if model.int8_members else ["float"]))
+    return classification_report(f"face: FER2013 PrivateTest (official split, {how})", y,
+                                 predict(model, x, tta=tta), LABELS)
+
+
+#: the seeds of the shipped ensemble's members (each one run of :func:`train`, same recipe)
+SHIPPED_SEEDS = (0, 1)
+MEMBERS_DIR = Path("/tmp/emoguide_face_members")  # one trained member per seed and recipe; a rerun reuses them
+
+
+def train_members(args) -> list[Path]:
+    """Train (or reuse, when that seed and recipe already finished) one member per seed; their files."""
+    import hashlib
+
+    files = []
+    # the key names everything a member depends on: the data folder and the recipe, not just the seed
+    recipe = hashlib.sha1(f"{Path(args.data).resolve()}|{AUGMENTATION}|{OPTIMISER}".encode()).hexdigest()[:8]
+    for seed in args.seeds:
+        folder = args.members_dir / f"seed{seed}-width{args.width}-epochs{args.epochs}-batch{args.batch}-{recipe}"
+        if (folder / WEIGHTS_NAME).is_file():
+            print(f"seed {seed}: reusing {folder / WEIGHTS_NAME}")
+        else:
+            result = train(args.data, folder, epochs=args.epochs, width=args.width, batch=args.batch, seed=seed,
+                           threads=args.threads, device=args.device, cache_dir=args.cache_dir)
+            print(f"seed {seed}: best PublicTest {result['public_acc']:.4f}")
+        files.append(folder / WEIGHTS_NAME)
+    return files
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -179,27 +209,29 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--epochs", type=int, default=50)
     p.add_argument("--width", type=int, default=24, help="channels of the first block (doubling per block)")
     p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--seeds", type=int, nargs="+", default=list(SHIPPED_SEEDS),
+                   help="one ensemble member per seed (default: the shipped ensemble's)")
     p.add_argument("--device", default=None, help="cuda or cpu (default: cuda when torch sees a GPU)")
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--out", type=Path, default=WEIGHTS_DIR)
+    p.add_argument("--out", type=Path, default=WEIGHTS_DIR, help="folder of the combined weight file")
+    p.add_argument("--members-dir", type=Path, default=MEMBERS_DIR,
+                   help="where each seed's member is trained; a finished member is reused, not retrained")
     p.add_argument("--cache-dir", type=Path, default=FER_CACHE, help="where decoded splits are cached")
     p.add_argument("--no-eval", action="store_true",
                    help="skip PrivateTest (a GPU machine that was sent Training and PublicTest only)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    t0 = time.time()
-    result = train(args.data, args.out, epochs=args.epochs, width=args.width,
-                   batch=args.batch, threads=args.threads, device=args.device, cache_dir=args.cache_dir)
+    from emoguide.training.face_ensemble import combine
+
+    files = train_members(args)
+    out = combine(files, args.data, args.out / WEIGHTS_NAME, args.cache_dir)
+    print(f"wrote {out} ({len(files)} members), sha256 {sha256_of(out)[:12]}")
     if not args.no_eval:
-        print(evaluate(args.data, weights=Path(result["path"]), cache_dir=args.cache_dir).format())
-    where = (torch.cuda.get_device_name() if result["device"].startswith("cuda")
-             else f"{args.threads} threads of {cpu_model()}")
-    note = f"trained in {(time.time() - t0) / 60:.0f} min on {where} ({datetime.date.today()})"
-    print(f"best PublicTest {result['public_acc']:.4f}; {note}; sha256 {sha256_of(Path(result['path']))[:12]}")
+        print(evaluate(args.data, weights=out, cache_dir=args.cache_dir).format())
     if args.out.resolve() == WEIGHTS_DIR.resolve() and not args.no_eval:
         from emoguide.training.face_card import write_card
 
-        print(f"wrote {write_card(args.data, f'- Training run: {note}.')}")
+        print(f"wrote {write_card(args.data)}")
 
 
 if __name__ == "__main__":

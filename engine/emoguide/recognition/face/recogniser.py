@@ -82,14 +82,15 @@ class FaceRecogniser(Recogniser):
         idx = np.nonzero(present)[0]
         if len(idx):
             crops = crop_faces(frames, idx, boxes[idx])
-            probs[idx] = self._classify(crops)
+            probs[idx] = self.classify_crops(crops)
         side = np.where(present, np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]), 0.0)
         reliability = np.where(present, scores * np.clip(side / RELIABLE_FACE_PX, 0.2, 1.0), 0.0).astype(np.float32)
         area = np.where(present, (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]) / float(h * w), 0.0)
         nearest = _nearest_counts(key, detections, n)
         return FaceFrames(probs, present, reliability, boxes, area.astype(np.float32), nearest.astype(np.int32))
 
-    def _classify(self, crops: np.ndarray, batch: int = 256) -> np.ndarray:
+    def classify_crops(self, crops: np.ndarray, batch: int = 256) -> np.ndarray:
+        """Expression probabilities (N, 7) of grey 48×48 crops: each face and its mirror in one pass, averaged."""
         out = []
         with torch.inference_mode():
             for i in range(0, len(crops), batch):
