@@ -70,3 +70,17 @@ def test_an_ensemble_averages_its_members_log_probabilities_and_one_member_is_it
         # on the CPU the int8 copies are what runs, when there are any
         both = ExpressionClassifier([a], [b])
         torch.testing.assert_close(both(x), b(x).log_softmax(1))
+
+
+def test_int8_state_that_does_not_load_falls_back_to_the_float_net_with_a_warning(caplog):
+    from emoguide.recognition.face.expression import build_classifier
+
+    net = ExpressionNet(width=4).eval()
+    checkpoint = {"state_dict": net.state_dict(), "width": 4, "int8": {"not": torch.zeros(1)}}
+    with caplog.at_level("WARNING"):
+        classifier = build_classifier(checkpoint, "cpu")
+    assert classifier.int8_members == [] and len(classifier.members) == 1
+    assert "int8 copies did not load" in caplog.text
+    x = torch.rand(3, 1, 48, 48)
+    with torch.inference_mode():
+        torch.testing.assert_close(classifier(x).softmax(1), net(x).softmax(1), atol=1e-5, rtol=1e-4)

@@ -9,9 +9,13 @@ inference cannot drift apart.
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import torch
 from torch import nn
+
+log = logging.getLogger(__name__)
 
 INPUT_SIZE = 48
 #: FER2013 crops include some hair and chin: expand detector boxes by this much per side
@@ -127,7 +131,12 @@ def build_classifier(checkpoint: dict, device: str = "cpu", int8: bool = True) -
         nets.append(net.eval())
     use_int8 = (int8 and str(device) == "cpu" and all("int8" in m for m in members)
                 and quantised.available())  # a model moved to the CPU later runs its float nets
-    int8_nets = [quantised.from_state(net, m["int8"]) for net, m in zip(nets, members)] if use_int8 else []
+    int8_nets = []
+    if use_int8:
+        try:
+            int8_nets = [quantised.from_state(net, m["int8"]) for net, m in zip(nets, members)]
+        except (RuntimeError, KeyError, ValueError) as exc:  # a torch whose int8 kernels differ: float still works
+            log.warning("face expression: int8 copies did not load (%s); running the float nets", exc)
     # channels-last weights: oneDNN's direct convolutions for this layout ran the net 1.8x faster on the
     # CPU (256 faces with the mirror pass: 7.0 -> 3.9 ms per face on one thread), same probabilities (1e-7)
     classifier = ExpressionClassifier([fold_batchnorm(net) for net in nets], int8_nets)
