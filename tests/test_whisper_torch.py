@@ -19,7 +19,7 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def test_torch_encoder_reproduces_ctranslate2_on_real_speech():
     audio = read_audio_range(EXAMPLES / "media" / "cremad_1001_DFA_angry.mp4", 0, 1.5)
-    reference, _times = load_backbone("cpu").encode(audio)
+    reference, _times = load_backbone("cpu", "default").encode(audio)
     layers = encode_layers(audio, load_encoder(), pad_to_30s=True)
     assert layers.shape == (5, len(reference), 384)
     assert _cosine(layers[-1], reference).min() > 0.999
@@ -41,7 +41,7 @@ def test_layered_backbone_keeps_ctranslate2_columns_and_adds_a_layer():
     from emoguide.recognition.voice.whisper_torch import LayeredBackbone
 
     audio = read_audio_range(EXAMPLES / "media" / "cremad_1001_DFA_angry.mp4", 0, 1.2)
-    base = load_backbone("cpu")
+    base = load_backbone("cpu", "default")
     frames, times = LayeredBackbone(base, 2, load_encoder()).encode(audio)
     reference, ref_times = base.encode(audio)
     assert frames.shape == (len(reference), 768) and np.array_equal(times, ref_times)
@@ -54,7 +54,7 @@ def test_layered_backbone_without_last_layer_skips_ctranslate2(monkeypatch):
     from emoguide.recognition.voice.whisper_torch import LayeredBackbone
 
     audio = read_audio_range(EXAMPLES / "media" / "cremad_1001_DFA_angry.mp4", 0, 1.2)
-    base = load_backbone("cpu")
+    base = load_backbone("cpu", "default")
     both, ref_times = LayeredBackbone(base, 2, load_encoder()).encode(audio)
 
     def refuse(*_args, **_kwargs):

@@ -93,6 +93,9 @@ class Engine:
             from emoguide.recognition.voice.whisper_backbone import TRANSCRIBE_TEMPERATURES
 
             out["asr"] = "whisper-tiny.en greedy t=" + ",".join(f"{t:g}" for t in TRANSCRIBE_TEMPERATURES)
+            precision = getattr(getattr(self.recognisers["voice"], "backbone", None), "compute_type", None)
+            if precision is not None:  # int8 and float transcripts differ now and then
+                out["asr"] += f" {precision}"
         if self.fusion is not None:
             out["fusion"] = self.fusion.version
         return out

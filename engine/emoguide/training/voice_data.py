@@ -139,7 +139,7 @@ def load_features(data_dir: Path, backbone=None, actors: tuple[int, ...] | None 
         if not _cache(actor, "frames").is_file() and backbone is None:
             from emoguide.recognition.voice.whisper_backbone import load_backbone
 
-            backbone = load_backbone("cpu")
+            backbone = load_backbone("cpu", "default")  # the heads learn float frames
         fblob = np.load(extract_frames(clips, backbone, actor))
         tblob = np.load(extract_tracks(clips, actor))
         if list(fblob["names"]) != list(tblob["names"]):

@@ -56,7 +56,10 @@ class VoiceRecogniser(Recogniser):
             affect_path = verified_weights(AFFECT_FILE)
             affect = load_affect(affect_path, device)
             version = f"{version}+a{sha256_of(affect_path)[:6]}"  # cache keys change with the affect head
-        head, backbone = load_head(path, device), load_backbone(device)
+        head = load_head(path, device)
+        # Transcription runs at the engine's precision (int8 on CPU); a head that reads CTranslate2's own
+        # last-layer frames gets the stored float weights it was trained on.
+        backbone = load_backbone(device, None if head.encoder_layer is not None else "default")
         if affect is not None and affect.encoder_layer != head.encoder_layer:
             raise WeightsError(f"{AFFECT_FILE} reads encoder layer {_layer_name(affect.encoder_layer)} but "
                                f"voice_emotion.pt reads {_layer_name(head.encoder_layer)}; both heads pool the same "

