@@ -69,6 +69,19 @@ def test_transcription_gives_timed_words(voice):
     assert voice.transcribe(np.zeros(SR, np.float32)) == []
 
 
+def test_the_cpu_transcribes_in_int8_with_the_float_weights_words(voice):
+    from emoguide.recognition.voice.whisper_backbone import load_backbone
+
+    if voice.backbone.device != "cpu":
+        pytest.skip("int8 transcription is the CPU's precision")
+    assert voice.backbone.model.model.compute_type.startswith("int8")  # what CTranslate2 really runs
+    stored = load_backbone("cpu", "default")
+    assert stored.model.model.compute_type == "float32"
+    for clip in ("angry", "happy", "sad"):
+        audio = read_audio_range(EXAMPLES / "media" / f"cremad_1001_DFA_{clip}.mp4", 0, 2.3)
+        assert [w.text for w in voice.transcribe(audio)] == [w.text for w in stored.transcribe(audio)]
+
+
 def test_weights_checksum_is_enforced(tmp_path, monkeypatch):
     import emoguide.recognition.base as base
 

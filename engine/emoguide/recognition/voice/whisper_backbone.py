@@ -33,10 +33,12 @@ Precision
     (:data:`ASR_COMPUTE_TYPES`). ``bench_transcription --precisions default int8``
     on 2 CPU cores: the same word error on RAVDESS's 240 test-actor clips (0.018)
     and on a joined minute of them (0.071), one word more wrong of CREMA-D's 48,
-    and a minute of speech in 2.1 s instead of 3.8 s. Transcription is the
-    largest single cost of the sound side. The encoder frames that emotion heads are trained on stay
-    float: :func:`load_backbone` takes the precision, and training and the
-    last-layer heads ask for ``"default"`` (the stored weights).
+    and a minute of speech in 2.1 s instead of 3.8 s (transcription is the
+    largest single cost of the sound side), and the model takes ~190 MiB less
+    memory (RSS after loading 296 → 108 MiB; 447 → 244 MiB after transcribing).
+    The encoder frames that emotion heads are trained on stay float:
+    :func:`load_backbone` takes the precision, and training and the last-layer
+    heads ask for ``"default"`` (the stored weights).
 """
 
 from __future__ import annotations
