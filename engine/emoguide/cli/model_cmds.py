@@ -22,7 +22,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     t = sub.add_parser("train", help="retrain a shipped model from ../shared/data",
                        description="Retrain one model from the labelled data and overwrite its weights, checksum "
                                    "and model card in engine/emoguide/weights/. Slow on a CPU: minutes (fusion) to "
-                                   "about three hours (face: two ensemble members of ~85 min each).")
+                                   "hours (face: one ensemble member per seed, ~85-95 min each; "
+                                   "finished members are reused).")
     t.add_argument("task", choices=TRAINABLE)
     t.add_argument("--data", type=Path, default=DEFAULT_DATA, help="labelled data folder (default ../shared/data)")
     t.set_defaults(run=run_train)

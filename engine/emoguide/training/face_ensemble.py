@@ -20,7 +20,7 @@ import torch
 from emoguide.labels import LABELS
 from emoguide.recognition.base import WEIGHTS_DIR, save_weights
 from emoguide.recognition.face import int8
-from emoguide.recognition.face.expression import ExpressionNet, checkpoint_members
+from emoguide.recognition.face.expression import checkpoint_members, member_net
 from emoguide.training.face import FER_CACHE, WEIGHTS_NAME, load_split
 
 #: FER2013 Training faces (and their mirrors) the int8 activation ranges are calibrated on
@@ -44,12 +44,10 @@ def combine(member_files: list[Path], data_dir: Path, out: Path, cache_dir: Path
     members = []
     for path in member_files:
         for member in checkpoint_members(torch.load(path, map_location="cpu", weights_only=False)):
-            net = ExpressionNet(width=member["width"])
-            net.load_state_dict(member["state_dict"])
             entry = {k: v for k, v in member.items() if k not in ("int8", "labels")}
             entry["source"] = str(path)
             if int8.available():
-                entry["int8"] = int8.calibrate(net.eval(), faces)
+                entry["int8"] = int8.calibrate(member_net(member), faces)
             members.append(entry)
     blob = {"members": members, "labels": list(LABELS), "int8_engine": int8.ENGINE,
             "calibration": f"{len(faces)} FER2013 Training faces and their mirrors (fixed draw, seed 0)"}

@@ -103,6 +103,13 @@ def checkpoint_members(checkpoint: dict) -> list[dict]:
     return checkpoint["members"] if "members" in checkpoint else [checkpoint]
 
 
+def member_net(member: dict) -> ExpressionNet:
+    """The float net one member entry describes, in eval mode (batch norm not folded: int8 fuses it itself)."""
+    net = ExpressionNet(width=member["width"])
+    net.load_state_dict(member["state_dict"])
+    return net.eval()
+
+
 def load_expression_net(device: str = "cpu", weights=None, int8: bool = True) -> ExpressionClassifier:
     """The shipped classifier, checksum-verified (see weights/face_expression.md), ready for inference.
 
@@ -124,11 +131,7 @@ def build_classifier(checkpoint: dict, device: str = "cpu", int8: bool = True) -
     from emoguide.recognition.face import int8 as quantised
 
     members = checkpoint_members(checkpoint)
-    nets = []
-    for member in members:
-        net = ExpressionNet(width=member["width"])
-        net.load_state_dict(member["state_dict"])
-        nets.append(net.eval())
+    nets = [member_net(member) for member in members]
     use_int8 = (int8 and str(device) == "cpu" and all("int8" in m for m in members)
                 and quantised.available())  # a model moved to the CPU later runs its float nets
     int8_nets = []
