@@ -68,6 +68,40 @@ def test_every_analysed_clip_releases_memory(monkeypatch, tmp_path):
     assert calls == [1]
 
 
+
+def test_long_clips_release_memory_after_every_chunk(monkeypatch, tmp_path):
+    """Within a clip too: after each video chunk (CHUNK_S of frames) and each sound block.
+
+    Peak memory is what the machine must have; trimming only between clips let the
+    heap's free holes pile up inside a long clip (3 x 60 s clips: peak 1,447-1,501 MiB
+    without, 1,277-1,398 MiB with the in-clip trims, same time).
+    """
+    from fractions import Fraction
+
+    from emoguide.pipeline.analyze import analyze_media
+    from emoguide.pipeline.clip import CHUNK_S
+    from emoguide.pipeline.windows import AnalysisSettings
+    from emoguide.timeline.mapping import clip_jobs
+    from media_fixtures import make_indexed_video
+    from standin_engine import standin_engine
+
+    import opentimelineio as otio
+
+    seconds = 2.5 * CHUNK_S  # two full chunks and a partial one
+    media = make_indexed_video(tmp_path / "long.mp4", Fraction(25), int(seconds * 25), size=(160, 90), timecode=None)
+    calls = []
+    monkeypatch.setattr(native_memory, "release_freed_memory", lambda: calls.append(1) or True)
+    tl = otio.schema.Timeline("t")
+    track = otio.schema.Track()
+    tl.tracks.append(track)
+    track.append(otio.schema.Clip("c", media_reference=otio.schema.ExternalReference(target_url=str(media)),
+                                  source_range=otio.opentime.TimeRange(otio.opentime.RationalTime(0, 25),
+                                                                       otio.opentime.RationalTime(seconds * 25, 25))))
+    [job] = clip_jobs(tl)
+    assert analyze_media(job, standin_engine(), AnalysisSettings(spot_brief=True)).status == "ok"
+    # 2 full video chunks + 1 sound block (the stand-in voice reads its range whole) + the clip's own
+    assert len(calls) == 2 + 1 + 1
+
 def test_other_platforms_are_left_alone(monkeypatch):
     native_memory._glibc.cache_clear()
     monkeypatch.setattr(sys, "platform", "darwin")

@@ -52,6 +52,7 @@ def analyze_audio_blocks(job, info, engine, settings, starts, ends, progress=Non
     ``block_s`` (default :data:`BLOCK_S`) should be a multiple of 30 s; ``math.inf`` reads the range whole."""
     from emoguide.media.audio import iter_audio_chunks
     from emoguide.media.stats import audio_window_stats
+    from emoguide.pipeline.native_memory import release_freed_memory
 
     voice = engine.recognisers["voice"]
     block_s = BLOCK_S if block_s is None else block_s
@@ -105,6 +106,8 @@ def analyze_audio_blocks(job, info, engine, settings, starts, ends, progress=Non
             heard = bool(present[:done][rel_e[:done] > since].any())
             transcriber.feed(block, block_start, final, heard)
         tail = buf[-(keep + GRID):] if len(buf) > keep + GRID else buf
+        del buf, block
+        release_freed_memory()  # the block's audio, features and activations: see pipeline/native_memory.py
     voice_result = concat_results(voice_parts) if voice_parts else ModalityResult.absent(n)
     stats = {f"audio_{k}": np.asarray(v, dtype=np.float32) for k, v in concat_dicts(stat_parts).items()}
     if transcriber is not None:

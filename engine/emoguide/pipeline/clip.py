@@ -121,6 +121,7 @@ def _analyze_video(job, info, engine, settings, starts, ends, progress, cancel):
     from emoguide.media.prefetch import prefetch
     from emoguide.media.stats import frame_stats, motion_energy
     from emoguide.media.video import iter_video_frames
+    from emoguide.pipeline.native_memory import release_freed_memory
 
     face = engine.recognisers["face"]
     rate = float(info.video_rate) if info.video_rate else 25.0
@@ -172,6 +173,7 @@ def _analyze_video(job, info, engine, settings, starts, ends, progress, cancel):
             if chunk_t[-1] - chunk_t[0] >= CHUNK_S:
                 check_cancel(cancel)
                 flush()
+                release_freed_memory()  # the chunk's frames and activations: see pipeline/native_memory.py
         if chunk:
             flush()
     finally:

@@ -3,9 +3,9 @@
 The expression net runs on every frame of every clip, and on the CPU it is a large share
 of the picture side's time. Its int8 copy (statically quantised: weights per channel,
 activations per tensor, calibrated once on FER2013 Training faces) runs 3.2–3.8× faster on
-the 2-core dev machine (``bench_inference``, the shipped three-net ensemble with its mirror
-pass: 87–98 → 313–333 faces/s), and in int8 that ensemble agrees with its float nets on
-99.2 % of PrivateTest faces (accuracy 71.0 % vs 71.1 %).
+the 2-core dev machine (``bench_inference``, three nets with the mirror pass: 87–98 → 313–333
+faces/s), and in int8 the shipped four-net ensemble agrees with its float nets on 99.2 % of
+PrivateTest faces (accuracy 71.4 % either way).
 
 Calibration needs real faces, which are not shipped, so it happens when the weights are
 written (``training/face_ensemble.py``) and the quantised tensors (int8 weights,
