@@ -18,7 +18,7 @@ So the trim also runs after every video chunk and every sound block (a few
 milliseconds each): three 60 s clips peaked at 1,447-1,501 MiB with trims between
 clips only and 1,277-1,398 MiB with them, in the same time. A fixed mmap threshold
 (every large buffer straight back to the system when freed) kept the peak lower
-still (1,102-1,116 MiB) but cost 30-40 % more time in page faults: not taken.
+still (1,102-1,116 MiB on two clips) but cost 30-40 % more time in page faults: not taken.
 
 The cap has a price: the 10-minute benchmark ran 7 % slower with it (192.7 vs
 180.1 s) for 7 % less peak memory (1,833 vs 1,979 MiB; the trim alone did most
