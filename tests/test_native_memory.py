@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -46,8 +47,8 @@ def test_arena_cap_follows_the_environment(monkeypatch):
     assert native_memory.limit_arenas() == native_memory.DEFAULT_ARENAS
 
 
-def test_every_analysed_clip_releases_memory(monkeypatch, tmp_path):
-    """analyze_media trims after each clip, whatever the clip's outcome (here: offline media)."""
+def _analyse_one_clip(media: Path, seconds: float, settings=None) -> str:
+    """The status of a one-clip timeline over ``media``, analysed with the stand-in engine."""
     import opentimelineio as otio
 
     from emoguide.pipeline.analyze import analyze_media
@@ -55,18 +56,26 @@ def test_every_analysed_clip_releases_memory(monkeypatch, tmp_path):
     from emoguide.timeline.mapping import clip_jobs
     from standin_engine import standin_engine
 
+    rt = otio.opentime.RationalTime
+    tl = otio.schema.Timeline("t")
+    tl.tracks.append(otio.schema.Track())
+    tl.tracks[0].append(otio.schema.Clip("c", media_reference=otio.schema.ExternalReference(target_url=str(media)),
+                                         source_range=otio.opentime.TimeRange(rt(0, 25), rt(seconds * 25, 25))))
+    [job] = clip_jobs(tl)
+    return analyze_media(job, standin_engine(), settings or AnalysisSettings()).status
+
+
+def _count_trims(monkeypatch) -> list:
     calls = []
     monkeypatch.setattr(native_memory, "release_freed_memory", lambda: calls.append(1) or True)
-    tl = otio.schema.Timeline("t")
-    track = otio.schema.Track()
-    tl.tracks.append(track)
-    track.append(otio.schema.Clip("c", media_reference=otio.schema.ExternalReference(
-        target_url=str(tmp_path / "missing.mp4")), source_range=otio.opentime.TimeRange(
-        otio.opentime.RationalTime(0, 25), otio.opentime.RationalTime(25, 25))))
-    [job] = clip_jobs(tl)
-    assert analyze_media(job, standin_engine(), AnalysisSettings()).status == "offline"
-    assert calls == [1]
+    return calls
 
+
+def test_every_analysed_clip_releases_memory(monkeypatch, tmp_path):
+    """analyze_media trims after each clip, whatever the clip's outcome (here: offline media)."""
+    calls = _count_trims(monkeypatch)
+    assert _analyse_one_clip(tmp_path / "missing.mp4", 1.0) == "offline"
+    assert calls == [1]
 
 
 def test_long_clips_release_memory_after_every_chunk(monkeypatch, tmp_path):
@@ -78,29 +87,17 @@ def test_long_clips_release_memory_after_every_chunk(monkeypatch, tmp_path):
     """
     from fractions import Fraction
 
-    from emoguide.pipeline.analyze import analyze_media
     from emoguide.pipeline.clip import CHUNK_S
     from emoguide.pipeline.windows import AnalysisSettings
-    from emoguide.timeline.mapping import clip_jobs
     from media_fixtures import make_indexed_video
-    from standin_engine import standin_engine
-
-    import opentimelineio as otio
 
     seconds = 2.5 * CHUNK_S  # two full chunks and a partial one
     media = make_indexed_video(tmp_path / "long.mp4", Fraction(25), int(seconds * 25), size=(160, 90), timecode=None)
-    calls = []
-    monkeypatch.setattr(native_memory, "release_freed_memory", lambda: calls.append(1) or True)
-    tl = otio.schema.Timeline("t")
-    track = otio.schema.Track()
-    tl.tracks.append(track)
-    track.append(otio.schema.Clip("c", media_reference=otio.schema.ExternalReference(target_url=str(media)),
-                                  source_range=otio.opentime.TimeRange(otio.opentime.RationalTime(0, 25),
-                                                                       otio.opentime.RationalTime(seconds * 25, 25))))
-    [job] = clip_jobs(tl)
-    assert analyze_media(job, standin_engine(), AnalysisSettings(spot_brief=True)).status == "ok"
+    calls = _count_trims(monkeypatch)
+    assert _analyse_one_clip(media, seconds, AnalysisSettings(spot_brief=True)) == "ok"
     # 2 full video chunks + 1 sound block (the stand-in voice reads its range whole) + the clip's own
     assert len(calls) == 2 + 1 + 1
+
 
 def test_other_platforms_are_left_alone(monkeypatch):
     native_memory._glibc.cache_clear()
