@@ -87,13 +87,18 @@ def test_a_candidate_trained_elsewhere_is_evaluated_without_touching_the_shipped
 def test_the_training_command_trains_one_member_per_seed_reuses_finished_ones_and_combines_them(tmp_path, capsys):
     data = fake_fer(tmp_path / "data")
     sums_before = (WEIGHTS_DIR / "checksums.json").read_text()
-    argv = ["--data", str(data), "--seeds", "0", "1", "--epochs", "1", "--width", "4", "--batch", "8",
-            "--threads", "1", "--out", str(tmp_path / "out"), "--members-dir", str(tmp_path / "members"),
-            "--cache-dir", str(tmp_path / "c")]
+    argv = ["--data", str(data), "--seeds", "0", "1", "--epochs", "1", "--restarts", "1", "--restart-epochs", "2", "--width", "4",
+            "--batch", "8", "--threads", "1", "--out", str(tmp_path / "out"),
+            "--members-dir", str(tmp_path / "members"), "--cache-dir", str(tmp_path / "c")]
     face.main(argv)
     first = capsys.readouterr().out
     combined = torch.load(tmp_path / "out" / face.WEIGHTS_NAME, map_location="cpu", weights_only=False)
-    assert [m["recipe"]["seed"] for m in combined["members"]] == [0, 1]
+    # each member is its second cycle, which carries the first cycle it started from
+    assert [m["recipe"]["seed"] for m in combined["members"]] == [100, 101]
+    assert [m["previous"]["recipe"]["seed"] for m in combined["members"]] == [0, 1]
+    assert [len(m["history"]) for m in combined["members"]] == [2, 2]
+    first_cycle = torch.load(next((tmp_path / "members").glob("seed1-*")) / face.WEIGHTS_NAME, weights_only=False)
+    assert combined["members"][1]["previous"]["history"] == first_cycle["history"]
     assert "face: FER2013 PrivateTest" in first and "reusing" not in first
     from emoguide.recognition.face import int8
 
@@ -103,8 +108,8 @@ def test_the_training_command_trains_one_member_per_seed_reuses_finished_ones_an
                                    combined["members"][1]["state_dict"]["head.3.weight"])
     assert seeds_differ
 
-    face.main(argv)  # a second run finds both members trained: nothing is retrained
-    assert capsys.readouterr().out.count("reusing") == 2
+    face.main(argv)  # a second run finds both members' cycles trained: nothing is retrained
+    assert capsys.readouterr().out.count("reusing") == 4
     other = fake_fer(tmp_path / "other data", seed=1)
     face.main(["--data", str(other)] + argv[2:])  # the same seeds on other data: trained afresh
     assert "reusing" not in capsys.readouterr().out
@@ -114,7 +119,54 @@ def test_the_training_command_trains_one_member_per_seed_reuses_finished_ones_an
 
     report = face.evaluate(data, weights=tmp_path / "out" / face.WEIGHTS_NAME, cache_dir=tmp_path / "c")
     card = card_text(report, report, combined, tmp_path / "out" / face.WEIGHTS_NAME, member_accuracy=[0.1, 0.2])
-    assert "An ensemble of 2 compact VGG-style CNNs" in card and "seeds 0, 1" in card
-    assert "Member 2 (seed 1): the best PublicTest epoch is kept: 1 of 1" in card
+    assert "An ensemble of 2 compact VGG-style CNNs" in card and "1 epochs, seeds 0, 1" in card
+    assert "Then a warm restart: a cycle from the best epoch so far" in card
+    assert "2 epochs, max learning rate 0.001" in card
+    assert "Member 2 (seed 1): Cycle 1: best PublicTest epoch 1 of 1" in card
+    assert "Cycle 2: best PublicTest epoch " in card
+    assert card.count(", kept;") == 2  # each member names the one cycle whose weights it holds
     assert "| accuracy of each member alone | 0.100, 0.200 |" in card
 
+
+
+def test_a_second_cycle_starts_only_from_a_one_net_member_and_keeps_the_best_epoch_of_both_cycles(tmp_path):
+    data = fake_fer(tmp_path / "data")
+    first = face.train(data, tmp_path / "a", epochs=1, batch=8, width=4, threads=1, cache_dir=tmp_path / "c")
+    with pytest.raises(ValueError, match="not a one-net member file of width 8"):
+        face.train(data, tmp_path / "b", epochs=1, batch=8, width=8, threads=1, cache_dir=tmp_path / "c",
+                   init=first["path"])
+    member = torch.load(first["path"], weights_only=False)
+    for name, first_best, kept in (("unbeatable", 1.01, "previous cycle"), ("beaten", -1.0, "this cycle")):
+        # a first cycle whose best PublicTest epoch no epoch can beat (or every epoch beats)
+        torch.save({**member, "history": [{**member["history"][0], "public_acc": first_best}]}, tmp_path / name)
+        again = face.train(data, tmp_path / f"after-{name}", epochs=2, batch=8, width=4, threads=1,
+                           cache_dir=tmp_path / "c", init=tmp_path / name, lr=1e-3)
+        checkpoint = torch.load(again["path"], map_location="cpu", weights_only=False)
+        assert checkpoint["kept"] == kept and checkpoint["recipe"]["lr"] == 1e-3
+        assert checkpoint["previous"]["history"][0]["public_acc"] == first_best and len(checkpoint["history"]) == 2
+        same = all(torch.equal(v, member["state_dict"][k]) for k, v in checkpoint["state_dict"].items())
+        assert same == (kept == "previous cycle")
+
+
+def test_restarts_stop_at_the_first_that_beats_no_earlier_epoch(tmp_path, monkeypatch):
+    """Early stopping over cycles: a member is restarted while each restart improves, at most --restarts times."""
+    outcomes = iter(["this cycle", "previous cycle", "this cycle"])  # restart 1 improves, restart 2 does not
+    calls = []
+
+    def fake_train(data, folder, **kwargs):
+        calls.append(kwargs)
+        blob = {"history": [], "state_dict": {}}
+        if kwargs.get("init") is not None:
+            blob["kept"] = next(outcomes)
+        folder.mkdir(parents=True)
+        torch.save(blob, folder / face.WEIGHTS_NAME)
+        return {"public_acc": 0.5}
+
+    monkeypatch.setattr(face, "train", fake_train)
+    args = face.argparse.Namespace(data=tmp_path, seeds=[7], width=4, epochs=1, batch=8, threads=1, device="cpu",
+                                   cache_dir=tmp_path / "c", members_dir=tmp_path / "m", restarts=5,
+                                   restart_epochs=2, restart_lr=1e-3)
+    (member,) = face.train_members(args)
+    assert [c["seed"] for c in calls] == [7, 107, 207]  # the first cycle, then restarts 1 and 2; no third
+    assert calls[2]["init"] == calls[1]["init"].parent / "restart-epochs2-lr0.001" / face.WEIGHTS_NAME
+    assert member == calls[2]["init"].parent / "restart-epochs2-lr0.001" / face.WEIGHTS_NAME

@@ -41,11 +41,20 @@ def card_text(report, report_no_mirror, checkpoint: dict, weights: Path, train_n
     recall = ", ".join(f"{c} {r:.2f}" for c, r in report.per_class_recall.items())
     confusion = "\n".join(report.format().split("confusion (rows = truth, cols = predicted):\n", 1)[1]
                           .splitlines()[:len(report.classes) + 1])
-    recipe = first.get("recipe")
-    seeds = ", ".join(str(m.get("recipe", {}).get("seed", "?")) for m in members)
+    recipe = _cycles(first)[0].get("recipe")
+    seeds = ", ".join(str(_cycles(m)[0].get("recipe", {}).get("seed", "?")) for m in members)
     recipe_line = (f"Augmentation: {recipe['augmentation']}.\n- {recipe['optimiser']}, max learning rate {recipe['lr']:g}, "
                    f"batch {recipe['batch']}, {recipe['epochs']} epochs, seed{'s' if len(members) > 1 else ''} {seeds}."
                    if recipe else "Recipe: not recorded in this checkpoint.")
+    restarted = next((m for m in members if len(_cycles(m)) > 1), None)
+    if recipe and restarted is not None:
+        again = _cycles(restarted)[1]["recipe"]
+        most = max(len(_cycles(m)) for m in members) - 1
+        restarts = "a warm restart" if most == 1 else f"up to {most} warm restarts (stopping at the first that does not help)"
+        recipe_line += (f"\n- Then {restarts}: a cycle from the best epoch so far with the same schedule and "
+                        f"augmentation, {again['epochs']} epochs, max learning rate {again['lr']:g}, shuffled with "
+                        f"seed + 100 per restart (the first cycles' curves were still rising at their last epochs). "
+                        f"Each member keeps its best PublicTest epoch over all its cycles.")
     verdict = ("**Target met**" if report.accuracy >= TARGET_ACC else "**Target missed**")
     epoch_lines = "\n".join(_epoch_line(m, i, len(members)) for i, m in enumerate(members))
     n_int8 = sum("int8" in m for m in members)
@@ -115,8 +124,8 @@ the measured table is in `docs/performance.md`.
 ## Reproduce
 
 ```bash
-python -m emoguide.training.face --data ../shared/data     # trains each seed's member, combines, evaluates,
-                                                           # rewrites this card (a finished member is reused)
+python -m emoguide.training.face --data ../shared/data     # trains each seed's member (all cycles), combines,
+                                                           # evaluates, rewrites this card (finished cycles are reused)
 python -m emoguide.training.face --data ../shared/data --device cuda --width 48 --epochs 60 --out /tmp/candidate
                                                            # a wider candidate on a GPU, judged before it ships
 emoguide eval --task face --data ../shared/data            # prints the table above
@@ -126,19 +135,38 @@ Card written {datetime.date.today()} on {cpu_model()} by `emoguide.training.face
 """
 
 
+def _cycles(member: dict) -> list[dict]:
+    """A member's training cycles, first to last (each with its own history, recipe and run)."""
+    previous = member.get("previous")
+    return (_cycles(previous) if previous else []) + [member]
+
+
 def _epoch_line(member: dict, index: int, n_members: int) -> str:
-    """Which epoch was kept and the PublicTest curve, for one member."""
-    history = member.get("history", [])
-    who = f"Member {index + 1} (seed {member.get('recipe', {}).get('seed', '?')}): t" if n_members > 1 else "T"
-    if not history:
-        return f"- {who}raining history not recorded."
-    best = max(history, key=lambda h: h["public_acc"])
-    step = max(1, len(history) // 10)
-    curve = " ".join(f"{h['epoch']}:{h['public_acc']:.3f}" for h in history[step - 1::step])
-    run = member.get("run")
-    trained = f" Trained in {run['minutes']:.0f} min on {run['where']} ({run['date']})." if run else ""
-    return (f"- {who}he best PublicTest epoch is kept: {best['epoch']} of {len(history)} ({best['public_acc']:.3f}). "
-            f"PublicTest accuracy by epoch{f' (every {step}th)' if step > 1 else ''}: {curve}.{trained}")
+    """Which epoch was kept and the PublicTest curve of each cycle, for one member."""
+    cycles = _cycles(member)
+    who = f"Member {index + 1} (seed {cycles[0].get('recipe', {}).get('seed', '?')}): " if n_members > 1 else ""
+    kept = len(cycles) - 1  # whose weights the file holds: a cycle that beat no epoch holds the one before's
+    while kept > 0 and cycles[kept].get("kept") == "previous cycle":
+        kept -= 1
+    parts = []
+    for number, cycle in enumerate(cycles):
+        history = cycle.get("history", [])
+        if not history:
+            parts.append("Training history not recorded.")
+            continue
+        best = max(history, key=lambda h: h["public_acc"])
+        step = max(1, len(history) // 10)
+        curve = " ".join(f"{h['epoch']}:{h['public_acc']:.3f}" for h in history[step - 1::step])
+        if len(cycles) == 1:
+            head = f"The best PublicTest epoch is kept: {best['epoch']} of {len(history)} ({best['public_acc']:.3f})"
+        else:
+            head = (f"Cycle {number + 1}: best PublicTest epoch {best['epoch']} of "
+                    f"{len(history)} ({best['public_acc']:.3f}){', kept' if number == kept else ''}")
+        parts.append(f"{head}; by epoch{f' (every {step}th)' if step > 1 else ''}: {curve}.")
+    runs = [c["run"] for c in cycles if c.get("run")]
+    trained = (f" Trained in {sum(r['minutes'] for r in runs):.0f} min on {runs[-1]['where']} "
+               f"({', '.join(sorted({r['date'] for r in runs}))})." if runs else "")
+    return f"- {who}{' '.join(parts)}{trained}"
 
 
 def member_accuracies(data_dir: Path, weights: Path | None = None) -> list[float]:
