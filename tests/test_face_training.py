@@ -1,10 +1,12 @@
 """The face training script's plumbing: its data cache and a candidate judged before it ships.
 
-Real training never runs here (it takes an hour on 2 cores, see weights/face_expression.md);
+Real training never runs here (hours on 2 cores, see weights/face_expression.md);
 these run the same code on a dozen generated images in a folder laid out like FER2013.
 """
 
 from __future__ import annotations
+
+from argparse import Namespace
 
 import numpy as np
 import pytest
@@ -163,7 +165,7 @@ def test_restarts_stop_at_the_first_that_beats_no_earlier_epoch(tmp_path, monkey
         return {"public_acc": 0.5}
 
     monkeypatch.setattr(face, "train", fake_train)
-    args = face.argparse.Namespace(data=tmp_path, seeds=[7], width=4, epochs=1, batch=8, threads=1, device="cpu",
+    args = Namespace(data=tmp_path, seeds=[7], width=4, epochs=1, batch=8, threads=1, device="cpu",
                                    cache_dir=tmp_path / "c", members_dir=tmp_path / "m", restarts=5,
                                    restart_epochs=2, restart_lr=1e-3)
     (member,) = face.train_members(args)

@@ -6,7 +6,7 @@ The shipped model is an ensemble: one net per seed of :data:`SHIPPED_SEEDS`, sam
 (a 50-epoch cycle, then a 10-epoch warm restart, kept where it beats that cycle on
 PublicTest), combined with their int8 copies by ``face_ensemble.combine``.
 
-    python -m emoguide.training.face --data ../shared/data            # ≈ 105 min per member on 2 CPU cores
+    python -m emoguide.training.face --data ../shared/data            # ≈ 2 h per member on 2 CPU cores
     scripts/gpu_face_training.sh                                      # on a lent GPU: pack, train, judge, ship
     emoguide eval --task face --data ../shared/data                   # PrivateTest metrics
 """
@@ -108,10 +108,10 @@ def train(data_dir: Path, out_dir: Path = WEIGHTS_DIR, epochs: int = 50, batch: 
           device: str | None = None, init: Path | None = None) -> dict:
     """Train on Training, keep the best PublicTest epoch, write it to ``out_dir``.
 
-    ``init``: a member file to start from instead of random weights (a second learning-rate
-    cycle over a finished member; its first cycle's recipe and history are kept in the file).
-    The epoch kept is the best on PublicTest over both cycles: if no epoch of this one beats
-    the first cycle's best, the file keeps the first cycle's weights (``kept``: "previous cycle").
+    ``init``: a member file to start from instead of random weights (a warm restart of a
+    finished member; the earlier cycles' recipes and histories are kept in the file). The
+    epoch kept is the best on PublicTest over every cycle: if no epoch of this one beats the
+    best so far, the file keeps the weights it started from (``kept``: "previous cycle").
 
     ``device``: "cuda" on a GPU machine (the whole split lives there, 66 MB), else the CPU
     with ``threads`` threads; the default picks CUDA when torch sees one.
@@ -145,7 +145,7 @@ def train(data_dir: Path, out_dir: Path = WEIGHTS_DIR, epochs: int = 50, batch: 
     class_w = torch.tensor((counts.sum() / counts / len(LABELS)) ** 0.5).to(device)  # soften the disgust imbalance
     best, best_state, history = -1.0, None, []
     best_before = None
-    if previous is not None:  # the epoch to beat is the first cycle's best: selection spans both cycles
+    if previous is not None:  # the epoch to beat is the best so far: selection spans every cycle
         best = best_before = _best_public_acc(previous)
         best_state = {k: v.clone() for k, v in previous["state_dict"].items()}
     xt = torch.from_numpy(x_tr).to(device)
