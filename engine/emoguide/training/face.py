@@ -184,10 +184,15 @@ def train(data_dir: Path, out_dir: Path = WEIGHTS_DIR, epochs: int = 50, batch: 
     return {"public_acc": best, "history": history, "path": str(path), "device": device, "run": run}
 
 
+def member_cycles(member: dict) -> list[dict]:
+    """A member's training cycles, first to last (each with its own history, recipe and run)."""
+    previous = member.get("previous")
+    return (member_cycles(previous) if previous else []) + [member]
+
+
 def _best_public_acc(member: dict) -> float:
     """The best PublicTest accuracy over every cycle a member file records (its own and the ones before)."""
-    best = max(h["public_acc"] for h in member["history"])
-    return max(best, _best_public_acc(member["previous"])) if member.get("previous") else best
+    return max(h["public_acc"] for cycle in member_cycles(member) for h in cycle["history"])
 
 
 def evaluate(data_dir: Path, tta: bool = True, weights: Path | None = None,

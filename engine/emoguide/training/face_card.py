@@ -16,6 +16,7 @@ import torch
 
 from emoguide.evaluation.machine import cpu_model
 from emoguide.recognition.base import WEIGHTS_DIR, sha256_of
+from emoguide.training.face import member_cycles
 
 #: the issue's target and the published baselines the card compares with
 TARGET_ACC = 0.72
@@ -41,15 +42,15 @@ def card_text(report, report_no_mirror, checkpoint: dict, weights: Path, train_n
     recall = ", ".join(f"{c} {r:.2f}" for c, r in report.per_class_recall.items())
     confusion = "\n".join(report.format().split("confusion (rows = truth, cols = predicted):\n", 1)[1]
                           .splitlines()[:len(report.classes) + 1])
-    recipe = _cycles(first)[0].get("recipe")
-    seeds = ", ".join(str(_cycles(m)[0].get("recipe", {}).get("seed", "?")) for m in members)
+    recipe = member_cycles(first)[0].get("recipe")
+    seeds = ", ".join(str(member_cycles(m)[0].get("recipe", {}).get("seed", "?")) for m in members)
     recipe_line = (f"Augmentation: {recipe['augmentation']}.\n- {recipe['optimiser']}, max learning rate {recipe['lr']:g}, "
                    f"batch {recipe['batch']}, {recipe['epochs']} epochs, seed{'s' if len(members) > 1 else ''} {seeds}."
                    if recipe else "Recipe: not recorded in this checkpoint.")
-    restarted = next((m for m in members if len(_cycles(m)) > 1), None)
+    restarted = next((m for m in members if len(member_cycles(m)) > 1), None)
     if recipe and restarted is not None:
-        again = _cycles(restarted)[1]["recipe"]
-        most = max(len(_cycles(m)) for m in members) - 1
+        again = member_cycles(restarted)[1]["recipe"]
+        most = max(len(member_cycles(m)) for m in members) - 1
         restarts = "a warm restart" if most == 1 else f"up to {most} warm restarts (stopping at the first that does not help)"
         recipe_line += (f"\n- Then {restarts}: a cycle from the best epoch so far with the same schedule and "
                         f"augmentation, {again['epochs']} epochs, max learning rate {again['lr']:g}, shuffled with "
@@ -135,15 +136,9 @@ Card written {datetime.date.today()} on {cpu_model()} by `emoguide.training.face
 """
 
 
-def _cycles(member: dict) -> list[dict]:
-    """A member's training cycles, first to last (each with its own history, recipe and run)."""
-    previous = member.get("previous")
-    return (_cycles(previous) if previous else []) + [member]
-
-
 def _epoch_line(member: dict, index: int, n_members: int) -> str:
     """Which epoch was kept and the PublicTest curve of each cycle, for one member."""
-    cycles = _cycles(member)
+    cycles = member_cycles(member)
     who = f"Member {index + 1} (seed {cycles[0].get('recipe', {}).get('seed', '?')}): " if n_members > 1 else ""
     kept = len(cycles) - 1  # whose weights the file holds: a cycle that beat no epoch holds the one before's
     while kept > 0 and cycles[kept].get("kept") == "previous cycle":
