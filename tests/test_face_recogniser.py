@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 
 import numpy as np
 import pytest
@@ -92,3 +93,45 @@ def test_aggregate_weights_frames_by_reliability(face):
     assert res.probs[0, LABEL_INDEX["happy"]] == pytest.approx(2 / 2.2)
     assert res.present.tolist() == [True, True, False]
     assert res.probs[1, LABEL_INDEX["sad"]] == pytest.approx(1.0)
+
+
+@contextlib.contextmanager
+def _batch_lengths(modules):
+    """The batch length each of ``modules`` is called with, while in the block (forward pre-hooks)."""
+    seen: list[int] = []
+    hooks = [m.register_forward_pre_hook(lambda _m, args: seen.append(len(args[0]))) for m in modules]
+    try:
+        yield seen
+    finally:
+        for hook in hooks:
+            hook.remove()
+
+
+def test_batches_are_padded_to_few_lengths_without_changing_results(face):
+    """Why: torch caches compiled kernels per input shape; a new batch length per call filled that cache
+    for the whole of a long clip (recognition/batch_shapes.py). Padded rows must not reach the results."""
+    import torch
+
+    from emoguide.recognition.batch_shapes import STEP, pad_rows, padded_length
+
+    assert [padded_length(n) for n in (0, 1, STEP, STEP + 1)] == [0, STEP, STEP, 2 * STEP]
+    padded_ones = pad_rows(torch.ones(5, 2))
+    assert padded_ones.shape == (STEP, 2) and padded_ones[5:].abs().sum() == 0 and pad_rows(padded_ones) is padded_ones
+
+    crops = np.random.default_rng(1).random((37, 48, 48), dtype=np.float32)
+    with _batch_lengths([face.expression]) as seen:
+        padded = face.classify_crops(crops)
+    assert seen == [2 * padded_length(37)]  # each face and its mirror, both padded
+    with torch.inference_mode():  # the same faces, unpadded, one at a time
+        x = torch.from_numpy(crops).unsqueeze(1)
+        alone = np.stack([0.5 * (face.expression(x[i:i + 1]).softmax(1) +
+                                 face.expression(torch.flip(x[i:i + 1], dims=[3])).softmax(1))[0].numpy()
+                          for i in range(len(crops))])
+    np.testing.assert_allclose(padded, alone, atol=1e-5)
+
+    frames, _, _ = read_video_range(SMILE, 0, 1.0, sample_fps=4)
+    detector = FaceDetector()
+    with _batch_lengths([detector.nets["rnet"], detector.nets["onet"]]) as stage_lengths:
+        found = detector.detect(frames)
+    assert stage_lengths and all(n % STEP == 0 for n in stage_lengths)
+    assert sum(len(b) == 1 for b, _ in found) >= len(frames) - 1  # the padding found no extra faces

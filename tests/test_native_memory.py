@@ -107,3 +107,42 @@ def test_other_platforms_are_left_alone(monkeypatch):
         assert native_memory.limit_arenas() is None and native_memory.release_freed_memory() is False
     finally:
         native_memory._glibc.cache_clear()
+
+
+def test_kernel_cache_cap_follows_the_environment(monkeypatch):
+    for name in ("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "DNNL_PRIMITIVE_CACHE_CAPACITY", "EMOGUIDE_KERNEL_CACHE"):
+        monkeypatch.delenv(name, raising=False)
+    assert native_memory.limit_kernel_cache() == native_memory.DEFAULT_KERNEL_CACHE
+    assert os.environ["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] == str(native_memory.DEFAULT_KERNEL_CACHE)
+    monkeypatch.setenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "7")  # the user's (or the host's) choice stands
+    assert native_memory.limit_kernel_cache() is None and os.environ["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] == "7"
+    monkeypatch.delenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY")
+    monkeypatch.setenv("EMOGUIDE_KERNEL_CACHE", "-1")
+    assert native_memory.limit_kernel_cache() is None and "ONEDNN_PRIMITIVE_CACHE_CAPACITY" not in os.environ
+
+
+_CONVOLVE_TWICE = """
+from emoguide.pipeline import native_memory
+native_memory.limit_kernel_cache()
+import torch
+conv = torch.nn.Conv1d(80, 384, 3, padding=1)  # the voice encoder's first layer
+with torch.inference_mode():
+    for length in (400, 500, 400):  # the third call's shape was seen two calls ago
+        conv(torch.randn(1, 80, length))
+"""
+
+
+@pytest.mark.parametrize("cap, misses", [("1", 3), (None, 2)])
+def test_oneDNN_honours_the_kernel_cache_cap(cap, misses):
+    """oneDNN's own log says whether a kernel came from its cache: with room for one kernel the
+    first shape is compiled again on its second use; with the default cap it is reused."""
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if "PRIMITIVE_CACHE_CAPACITY" not in k and k != "EMOGUIDE_KERNEL_CACHE"}
+    env.update(ONEDNN_VERBOSE="all", **({"EMOGUIDE_KERNEL_CACHE": cap} if cap else {}))
+    log = subprocess.run([sys.executable, "-c", _CONVOLVE_TWICE], env=env, capture_output=True, text=True,
+                         check=True, timeout=120).stdout
+    convolutions = [line for line in log.splitlines() if ",convolution," in line and ",create:cache_" in line]
+    if not convolutions:
+        pytest.skip("this torch build's convolutions do not go through oneDNN")
+    assert sum(",create:cache_miss," in line for line in convolutions) == misses

@@ -25,6 +25,14 @@ The cap has a price: the 10-minute benchmark ran 7 % slower with it (192.7 vs
 of the saving). ``EMOGUIDE_MALLOC_ARENAS=0`` leaves glibc's arena count alone
 (where speed matters more, or in a host process that allocates from many
 threads of its own); other platforms and C libraries are left untouched.
+
+Not the heap but held all the same: oneDNN (torch's CPU convolutions) compiles
+and keeps a kernel per input shape, up to 1,024 of them. Shapes that vary clip
+after clip (each clip's last stretch of audio for the voice encoder, odd batch
+lengths) kept adding to it: 200 voice encodes of random length (3-40 s) raised
+the floor from 56 to 76 MB, still rising; with a cap of 16, 50 to 53 MB. :func:`limit_kernel_cache`
+caps it at 256 (no slower on the expression nets' batches than 1,024 or 64);
+the face side also pads its batches to few lengths (``recognition/batch_shapes.py``).
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ log = logging.getLogger(__name__)
 
 M_ARENA_MAX = -8  # glibc's mallopt parameter number
 DEFAULT_ARENAS = 2
+DEFAULT_KERNEL_CACHE = 256  # oneDNN kernels kept (its own default: 1,024)
 
 
 @functools.lru_cache(maxsize=1)
@@ -63,6 +72,23 @@ def limit_arenas() -> int | None:
     if libc.mallopt(M_ARENA_MAX, wanted) != 1:
         log.debug("mallopt(M_ARENA_MAX, %d) refused", wanted)
         return None
+    return wanted
+
+
+def limit_kernel_cache() -> int | None:
+    """Cap oneDNN's compiled-kernel cache (``$EMOGUIDE_KERNEL_CACHE``, default 256); the cap, or None if left alone.
+
+    Through oneDNN's own variable, which it reads when it builds its first kernel:
+    so call this before any torch model has run. A capacity the user or the host
+    process already set (``ONEDNN_PRIMITIVE_CACHE_CAPACITY`` or ``DNNL_…``) stands;
+    ``EMOGUIDE_KERNEL_CACHE=-1`` leaves oneDNN's default.
+    """
+    if any(f"{lib}_PRIMITIVE_CACHE_CAPACITY" in os.environ for lib in ("ONEDNN", "DNNL")):
+        return None
+    wanted = int(os.environ.get("EMOGUIDE_KERNEL_CACHE", DEFAULT_KERNEL_CACHE))
+    if wanted < 0:
+        return None
+    os.environ["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] = str(wanted)
     return wanted
 
 

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from emoguide.recognition.base import WeightsError
+from emoguide.recognition.batch_shapes import pad_rows
 
 
 def _weights_dir() -> Path:
@@ -223,7 +224,7 @@ class FaceDetector:
             if not len(boxes):
                 break
             crops = _crops(images.cpu(), groups.cpu(), boxes.cpu(), size).to(self.device)
-            reg, prob = self.nets[stage](crops)
+            reg, prob = (out[:len(crops)] for out in self.nets[stage](pad_rows(crops)))  # few shapes: batch_shapes.py
             score = prob[:, 1]
             keep = score > self.thresholds[1 if stage == "rnet" else 2]
             boxes, scores, groups, reg = boxes[keep], score[keep], groups[keep], reg[keep]

@@ -15,6 +15,7 @@ import torch
 
 from emoguide.labels import NUM_CLASSES
 from emoguide.recognition.base import ModalityResult, Recogniser, RecogniserSpec, register, verified_weights, sha256_of
+from emoguide.recognition.batch_shapes import pad_rows
 from emoguide.recognition.face.detector import FaceDetector
 from emoguide.recognition.face.expression import crop_faces, load_expression_net
 from emoguide.recognition.face.spotting import BriefExpression, spot_brief_expressions
@@ -90,13 +91,17 @@ class FaceRecogniser(Recogniser):
         return FaceFrames(probs, present, reliability, boxes, area.astype(np.float32), nearest.astype(np.int32))
 
     def classify_crops(self, crops: np.ndarray, batch: int = 256) -> np.ndarray:
-        """Expression probabilities (N, 7) of grey 48×48 crops: each face and its mirror in one pass, averaged."""
+        """Expression probabilities (N, 7) of grey 48×48 crops: each face and its mirror in one pass, averaged.
+
+        Batches are padded to few lengths (see :mod:`emoguide.recognition.batch_shapes`).
+        """
         out = []
         with torch.inference_mode():
             for i in range(0, len(crops), batch):
-                x = torch.from_numpy(crops[i:i + batch]).unsqueeze(1).to(self.device)
+                x = pad_rows(torch.from_numpy(crops[i:i + batch]).unsqueeze(1).to(self.device))
+                n = min(batch, len(crops) - i)
                 both = self.expression(torch.cat([x, torch.flip(x, dims=[3])])).softmax(1)  # face + mirror, one pass
-                out.append((0.5 * (both[:len(x)] + both[len(x):])).cpu().numpy())
+                out.append((0.5 * (both[:n] + both[len(x):len(x) + n])).cpu().numpy())
         return np.concatenate(out).astype(np.float32)
 
     def aggregate(self, frames: FaceFrames, times: np.ndarray, window_starts: np.ndarray,
