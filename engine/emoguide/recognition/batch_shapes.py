@@ -14,7 +14,7 @@ so the real rows' results do not change.
 
 The step is a trade: the padded rows are wasted work. Expression batches of
 150-256 faces (an 8 s chunk), CPU time per face against unpadded: step 16 the
-same within noise (±3 %), step 32 ~8 % more. Random lengths, 150 batches: the
+same within noise (±3 %), step 32 8-12 % more. Random lengths, 150 batches: the
 floor stayed at +22 MB with step 16, +13 MB with 32.
 """
 
