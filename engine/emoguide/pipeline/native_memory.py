@@ -1,4 +1,4 @@
-"""Keep the C heap from holding on to memory the analysis already freed (glibc only).
+"""Keep native memory from piling up over a run: the C heap's freed memory (glibc) and oneDNN's kernels.
 
 Why: the big buffers of an analysis (decoded frames, 120 s audio blocks,
 Whisper's features) are allocated and freed by several threads: the decode
@@ -30,9 +30,10 @@ Not the heap but held all the same: oneDNN (torch's CPU convolutions) compiles
 and keeps a kernel per input shape, up to 1,024 of them. Shapes that vary clip
 after clip (each clip's last stretch of audio for the voice encoder, odd batch
 lengths) kept adding to it: 200 voice encodes of random length (3-40 s) raised
-the floor from 56 to 76 MB, still rising; with a cap of 16, 50 to 53 MB. :func:`limit_kernel_cache`
-caps it at 256 (no slower on the expression nets' batches than 1,024 or 64);
-the face side also pads its batches to few lengths (``recognition/batch_shapes.py``).
+the floor from 56 to 76 MB, still rising; with a cap of 16, 50 to 53 MB.
+:func:`limit_kernel_cache` caps it at 256 (no slower on the expression nets'
+batches than 1,024 or 64); the face side also pads its batches to few lengths
+(``recognition/batch_shapes.py``).
 """
 
 from __future__ import annotations
