@@ -130,7 +130,6 @@ def test_the_training_command_trains_one_member_per_seed_reuses_finished_ones_an
     assert "| accuracy of each member alone | 0.100, 0.200 |" in card
 
 
-
 def test_a_second_cycle_starts_only_from_a_one_net_member_and_keeps_the_best_epoch_of_both_cycles(tmp_path):
     data = fake_fer(tmp_path / "data")
     first = face.train(data, tmp_path / "a", epochs=1, batch=8, width=4, threads=1, cache_dir=tmp_path / "c")
@@ -166,8 +165,8 @@ def test_restarts_stop_at_the_first_that_beats_no_earlier_epoch(tmp_path, monkey
 
     monkeypatch.setattr(face, "train", fake_train)
     args = Namespace(data=tmp_path, seeds=[7], width=4, epochs=1, batch=8, threads=1, device="cpu",
-                                   cache_dir=tmp_path / "c", members_dir=tmp_path / "m", restarts=5,
-                                   restart_epochs=2, restart_lr=1e-3)
+                     cache_dir=tmp_path / "c", members_dir=tmp_path / "m", restarts=5,
+                     restart_epochs=2, restart_lr=1e-3)
     (member,) = face.train_members(args)
     assert [c["seed"] for c in calls] == [7, 107, 207]  # the first cycle, then restarts 1 and 2; no third
     assert calls[2]["init"] == calls[1]["init"].parent / "restart-epochs2-lr0.001" / face.WEIGHTS_NAME

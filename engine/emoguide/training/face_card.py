@@ -16,7 +16,7 @@ import torch
 
 from emoguide.evaluation.machine import cpu_model
 from emoguide.recognition.base import WEIGHTS_DIR, sha256_of
-from emoguide.training.face import member_cycles
+from emoguide.training.face import RESTART_SEED_OFFSET, member_cycles
 
 #: the issue's target and the published baselines the card compares with
 TARGET_ACC = 0.72
@@ -54,7 +54,8 @@ def card_text(report, report_no_mirror, checkpoint: dict, weights: Path, train_n
         restarts = "a warm restart" if most == 1 else f"up to {most} warm restarts (stopping at the first that does not help)"
         recipe_line += (f"\n- Then {restarts}: a cycle from the best epoch so far with the same schedule and "
                         f"augmentation, {again['epochs']} epochs, max learning rate {again['lr']:g}, shuffled with "
-                        f"seed + 100 per restart (the first cycles' curves were still rising at their last epochs). "
+                        f"seed + {RESTART_SEED_OFFSET} per restart "
+                        f"(the first cycles' curves were still rising at their last epochs). "
                         f"Each member keeps its best PublicTest epoch over all its cycles.")
     verdict = ("**Target met**" if report.accuracy >= TARGET_ACC else "**Target missed**")
     epoch_lines = "\n".join(_epoch_line(m, i, len(members)) for i, m in enumerate(members))
