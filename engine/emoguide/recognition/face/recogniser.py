@@ -98,10 +98,11 @@ class FaceRecogniser(Recogniser):
         out = []
         with torch.inference_mode():
             for i in range(0, len(crops), batch):
-                x = pad_rows(torch.from_numpy(crops[i:i + batch]).unsqueeze(1).to(self.device))
-                n = min(batch, len(crops) - i)
+                chunk = crops[i:i + batch]
+                n = len(chunk)
+                x = pad_rows(torch.from_numpy(chunk).unsqueeze(1).to(self.device))
                 both = self.expression(torch.cat([x, torch.flip(x, dims=[3])])).softmax(1)  # face + mirror, one pass
-                out.append((0.5 * (both[:n] + both[len(x):len(x) + n])).cpu().numpy())
+                out.append((0.5 * (both[:n] + both[len(x):len(x) + n])).cpu().numpy())  # padded rows dropped
         return np.concatenate(out).astype(np.float32)
 
     def aggregate(self, frames: FaceFrames, times: np.ndarray, window_starts: np.ndarray,
