@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ from conftest import EXAMPLES
 
 from emoguide.media.audio import read_audio_range
 from emoguide.recognition.base import WeightsError, verified_weights
+from emoguide.recognition.voice import prosody, vad
 from emoguide.recognition.voice.prosody import frame_tracks, window_stats
 from emoguide.recognition.voice.recogniser import VoiceRecogniser
 
@@ -31,6 +33,41 @@ def test_prosody_finds_the_pitch_of_a_tone():
                           np.array([0.0]), np.array([1.0]))
     assert np.isnan(silent["pitch_hz"][0])
 
+
+
+def _voiced_stretch(seconds: float) -> np.ndarray:
+    """A gliding harmonic tone, amplitude-modulated like syllables, in faint noise: pitch, level and pauses vary."""
+    t = np.arange(int(seconds * SR)) / SR
+    f0 = 150 + 80 * np.sin(2 * np.pi * 0.07 * t)
+    phase = 2 * np.pi * np.cumsum(f0) / SR
+    syllables = np.clip(np.sin(2 * np.pi * 4 * t), 0, None) * (np.sin(2 * np.pi * 0.05 * t) > -0.3)
+    noise = np.random.default_rng(0).standard_normal(len(t)) * 0.002
+    return (0.3 * syllables * (np.sin(phase) + 0.4 * np.sin(2 * phase)) + noise).astype(np.float32)
+
+
+def test_frame_blocks_bound_memory_and_never_change_values(monkeypatch):
+    """The sound side's per-frame analyses run in frame blocks: a 120 s stretch (the pipeline's audio
+    block) must not hold its whole frame matrix at once (it did: 125 MB for prosody, 44 MB for the
+    fallback speech detector), and no block size may change a value."""
+    audio = _voiced_stretch(120.0)
+    n_frames = len(audio) // prosody.HOP
+    peaks = {}
+    for name, run in (("tracks", lambda: frame_tracks(audio, n_frames)),
+                      ("speech", lambda: vad.energy_speech_probs(audio))):
+        tracemalloc.start()
+        run()
+        peaks[name] = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+    assert peaks["tracks"] < 40 and peaks["speech"] < 24, peaks  # MiB; the audio itself is 7.3
+
+    short = audio[: 37 * SR]
+    tracks, speech = frame_tracks(short, 1850), vad.energy_speech_probs(short)
+    assert tracks[:, 1].any() and not tracks[:, 1].all() and speech.max() > 0.5  # a stretch with content
+    for constant, odd in (("YIN_BLOCK", 37), ("FRAME_BLOCK", 101)):
+        monkeypatch.setattr(prosody, constant, odd)
+    monkeypatch.setattr(vad, "SPECTRUM_BLOCK", 53)
+    np.testing.assert_array_equal(frame_tracks(short, 1850), tracks)
+    np.testing.assert_array_equal(vad.energy_speech_probs(short), speech)
 
 def test_speech_is_present_and_silence_or_tone_is_not(voice):
     speech = read_audio_range(EXAMPLES / "media" / "cremad_1001_DFA_angry.mp4", 0, 2.0)

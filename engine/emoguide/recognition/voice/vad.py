@@ -30,6 +30,8 @@ SAMPLE_RATE = 16000
 SILERO_CHUNK = 512  # samples per Silero decision at 16 kHz
 FRAME_RATE = 50.0
 WINDOW_QUANTILE = 0.75
+#: 32 ms frames whose spectra the fallback detector takes at a time (~8 MB; 120 s is 3,750 frames)
+SPECTRUM_BLOCK = 1024
 #: the backend the shipped voice weights were trained and measured with; training and inference both
 #: use it, so installing silero-vad cannot silently change the pooled features. To move to Silero,
 #: set this to "silero", install silero-vad, retrain (`emoguide train voice`, `emoguide train vad`).
@@ -98,13 +100,16 @@ def window_speech_prob(frame_p: np.ndarray, frame_times: np.ndarray, starts: np.
 def energy_speech_probs(audio: np.ndarray) -> np.ndarray:
     """Fallback per-32 ms speech probability from level, spectral flatness and level modulation."""
     n = max(1, len(audio) // SILERO_CHUNK)
-    frames = audio[: n * SILERO_CHUNK].reshape(n, SILERO_CHUNK).astype(np.float64)
+    frames = audio[: n * SILERO_CHUNK].reshape(-1, SILERO_CHUNK)  # a view: float64 copies are made per block
     if len(frames) == 0 or not np.any(frames):
         return np.zeros(n, dtype=np.float32)
-    level = 10 * np.log10(np.mean(frames ** 2, axis=1) + 1e-12)
-    spec = np.abs(np.fft.rfft(frames * np.hanning(SILERO_CHUNK), axis=1)) ** 2 + 1e-12
-    band = spec[:, 3:129]  # ~94 Hz .. 4 kHz
-    flatness = np.exp(np.mean(np.log(band), axis=1)) / np.mean(band, axis=1)
+    level, flatness = np.empty(n), np.empty(n)
+    taper = np.hanning(SILERO_CHUNK)
+    for b0 in range(0, n, SPECTRUM_BLOCK):  # per frame, so blocks bound memory without changing values
+        block = frames[b0: b0 + SPECTRUM_BLOCK].astype(np.float64)
+        level[b0: b0 + len(block)] = 10 * np.log10(np.mean(block ** 2, axis=1) + 1e-12)
+        band = (np.abs(np.fft.rfft(block * taper, axis=1)) ** 2 + 1e-12)[:, 3:129]  # ~94 Hz .. 4 kHz
+        flatness[b0: b0 + len(block)] = np.exp(np.mean(np.log(band), axis=1)) / np.mean(band, axis=1)
     # level swing within +-250 ms: syllables make speech rise and fall by >= 6 dB
     k = 8
     pad = np.pad(level, k, mode="edge")
