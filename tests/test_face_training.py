@@ -86,6 +86,44 @@ def test_a_candidate_trained_elsewhere_is_evaluated_without_touching_the_shipped
     assert "batch 8, 2 epochs, seed 0" in card and "widths 4-8-16-32" in card
 
 
+def test_a_stopped_run_resumes_where_it_stopped_and_ends_with_the_uninterrupted_weights(tmp_path, monkeypatch):
+    data = fake_fer(tmp_path / "data")
+    common = dict(epochs=4, batch=8, width=4, threads=1, cache_dir=tmp_path / "c")
+    whole = face.train(data, tmp_path / "whole", **common)
+    assert not (tmp_path / "whole" / face.RESUME_NAME).exists()  # a finished run leaves only its result
+
+    evaluate = face.predict
+    calls = []
+
+    def stop_in_the_third_epoch(*args, **kwargs):  # as if the job were killed after two epochs
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(face, "predict", stop_in_the_third_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        face.train(data, tmp_path / "stopped", **common)
+    monkeypatch.setattr(face, "predict", evaluate)
+    assert (tmp_path / "stopped" / face.RESUME_NAME).is_file() and not (tmp_path / "stopped" / face.WEIGHTS_NAME).exists()
+
+    resumed = face.train(data, tmp_path / "stopped", **common)
+    for key in ("loss", "public_acc"):  # later epochs' losses: same weights, shuffle, augmentation and schedule
+        assert [h[key] for h in resumed["history"]] == [h[key] for h in whole["history"]], key
+    final = [torch.load(r["path"], map_location="cpu", weights_only=False)["state_dict"] for r in (whole, resumed)]
+    assert all(torch.equal(final[0][k], final[1][k]) for k in final[0])
+    assert not (tmp_path / "stopped" / face.RESUME_NAME).exists()
+
+    monkeypatch.setattr(face, "predict", stop_in_the_third_epoch)  # a state saved for another recipe is not used
+    calls.clear()
+    with pytest.raises(KeyboardInterrupt):
+        face.train(data, tmp_path / "other", **common)
+    monkeypatch.setattr(face, "predict", evaluate)
+    other = face.train(data, tmp_path / "other", **{**common, "lr": 1e-3})
+    assert [h["epoch"] for h in other["history"]] == [1, 2, 3, 4]
+    assert other["history"][0]["loss"] != whole["history"][0]["loss"]  # trained afresh at its own rate
+
+
 def test_the_training_command_trains_one_member_per_seed_reuses_finished_ones_and_combines_them(tmp_path, capsys):
     data = fake_fer(tmp_path / "data")
     sums_before = (WEIGHTS_DIR / "checksums.json").read_text()

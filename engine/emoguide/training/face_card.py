@@ -128,6 +128,7 @@ the measured table is in `docs/performance.md`.
 ```bash
 python -m emoguide.training.face --data ../shared/data     # trains each seed's member (all cycles), combines,
                                                            # evaluates, rewrites this card (finished cycles are reused)
+                                                           # (a stopped cycle resumes from its last epoch)
 python -m emoguide.training.face --data ../shared/data --device cuda --width 48 --epochs 60 --out /tmp/candidate
                                                            # a wider candidate on a GPU, judged before it ships
 emoguide eval --task face --data ../shared/data            # prints the table above
