@@ -135,3 +135,24 @@ def test_batches_are_padded_to_few_lengths_without_changing_results(face):
         found = detector.detect(frames)
     assert stage_lengths and all(n % STEP == 0 for n in stage_lengths)
     assert sum(len(b) == 1 for b, _ in found) >= len(frames) - 1  # the padding found no extra faces
+
+
+def test_key_frames_are_detected_a_few_at_a_time_with_the_same_results(face, monkeypatch):
+    """Why: the detector's pyramid holds ~8 MB per frame; 32 key frames a call was the largest
+    transient of an analysis. The batch size must change memory only, never a box or a reading."""
+    from emoguide.recognition.face import recogniser
+
+    frames, times, _ = read_video_range(SMILE, 0, 2.45, max_side=480)
+    calls = []
+    detect = face.detector.detect
+    monkeypatch.setattr(face.detector, "detect", lambda batch: calls.append(len(batch)) or detect(batch))
+    few = face.analyze_frames(list(frames), times, detect_every=2)
+    assert max(calls) == recogniser.DETECT_BATCH["cpu"] < len(frames) // 2  # several calls, none larger
+    monkeypatch.setitem(recogniser.DETECT_BATCH, "cpu", 64)
+    calls.clear()
+    many = face.analyze_frames(list(frames), times, detect_every=2)
+    assert len(calls) == 1
+    assert few.present.sum() >= len(frames) - 2
+    for name, value in vars(few).items():  # boxes equal up to float rounding: oneDNN's kernels vary with batch size
+        np.testing.assert_allclose(value, getattr(many, name), rtol=0, atol=1e-3 if name == "boxes" else 1e-6,
+                                   err_msg=name)
