@@ -157,7 +157,8 @@ def train(data_dir: Path, out_dir: Path = WEIGHTS_DIR, epochs: int = 50, batch: 
         best_state = {k: v.clone() for k, v in previous["state_dict"].items()}
     resume_path = Path(out_dir) / RESUME_NAME
     resume_key = {"epochs": epochs, "batch": batch, "lr": lr, "width": width, "seed": seed, "device": device,
-                  "init": sha256_of(Path(init)) if init is not None else None, "train_n": len(x_tr)}
+                  "init": sha256_of(Path(init)) if init is not None else None,
+                  "data": _fingerprint(x_tr, y_tr, x_val, y_val)}  # the faces themselves, not where they came from
     done, elapsed = 0, 0.0
     saved = torch.load(resume_path, map_location="cpu", weights_only=False) if resume_path.is_file() else None
     if saved is not None and saved["key"] == resume_key:
@@ -214,6 +215,16 @@ def train(data_dir: Path, out_dir: Path = WEIGHTS_DIR, epochs: int = 50, batch: 
     save_weights(blob, path)
     resume_path.unlink(missing_ok=True)  # finished: the result replaces the state it was resumed from
     return {"public_acc": best, "history": history, "path": str(path), "device": device, "run": run}
+
+
+def _fingerprint(*arrays: np.ndarray) -> str:
+    """sha1 of the arrays' bytes (the training and selection faces: ~0.1 s for FER2013's 76 MB)."""
+    import hashlib
+
+    digest = hashlib.sha1()
+    for a in arrays:
+        digest.update(np.ascontiguousarray(a).data)
+    return digest.hexdigest()
 
 
 def _save_resume_state(path: Path, state: dict) -> None:
