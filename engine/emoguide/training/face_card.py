@@ -120,6 +120,13 @@ reports {DEEPFACE_ACC:.0%}. Published VGG variants reach 72–73 % with wider ne
 training; this net is small on purpose (it classifies every frame of a clip, see
 `recognition/face/expression.py`).
 
+How many members: each was added by a rule fixed before it trained, judged on PublicTest only
+(ship if the ensemble's int8 + mirror PublicTest accuracy beats the one before). The fifth
+(2026-12-02) took PublicTest from 0.700 to 0.704 and shipped; PrivateTest, looked at only after,
+went from 0.718 (four nets) to 0.716, a difference of 8 faces, well inside its ±0.75-point
+standard error. Per-class logit offsets fitted on PublicTest were also tried and rejected by the
+same kind of rule (cross-fitted on PublicTest halves they lost 0.3–0.7 points).
+
 Speed: `benchmarks/bench_inference.py` (faces/s on this machine's CPU, and on a GPU when present);
 the measured table is in `docs/performance.md`.
 
