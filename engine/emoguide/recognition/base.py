@@ -183,6 +183,14 @@ def save_weights(blob: dict, path: Path) -> Path:
     shipped one was; the checksum goes into ``weights/checksums.json`` only when ``path`` is
     in the shipped folder, so a candidate written elsewhere (``--out``) never changes what ships.
     """
+    path = save_atomically(blob, path)
+    if path.parent.resolve() == WEIGHTS_DIR.resolve():
+        record_checksum(path)
+    return path
+
+
+def save_atomically(blob, path: Path) -> Path:
+    """``torch.save`` to a ``.partial`` file, then rename: a run stopped mid-write leaves the old file whole."""
     import torch
 
     path = Path(path)
@@ -190,8 +198,6 @@ def save_weights(blob: dict, path: Path) -> Path:
     partial = path.with_name(path.name + ".partial")
     torch.save(blob, partial)
     partial.replace(path)
-    if path.parent.resolve() == WEIGHTS_DIR.resolve():
-        record_checksum(path)
     return path
 
 

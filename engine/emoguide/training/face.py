@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from emoguide.evaluation.machine import cpu_model
 from emoguide.evaluation.metrics import ClassificationReport, classification_report
 from emoguide.labels import LABEL_INDEX, LABELS, to_common
-from emoguide.recognition.base import WEIGHTS_DIR, save_weights, sha256_of
+from emoguide.recognition.base import WEIGHTS_DIR, save_atomically, save_weights, sha256_of
 
 log = logging.getLogger(__name__)
 WEIGHTS_NAME = "face_expression.pt"
@@ -195,12 +195,12 @@ def train(data_dir: Path, out_dir: Path = WEIGHTS_DIR, epochs: int = 50, batch: 
         log.warning("epoch %d loss %.3f PublicTest %.4f (%.0fs)", epoch + 1, mean_loss, acc, time.time() - t0)
         if acc > best:
             best, best_state = acc, {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-        _save_resume_state(resume_path, {
+        save_atomically({
             "key": resume_key, "epoch": epoch + 1, "model": model.state_dict(), "opt": opt.state_dict(),
             "sched": sched.state_dict(), "rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state() if device.startswith("cuda") else None,
             "best": best, "best_state": best_state, "history": history,
-            "elapsed": elapsed + time.time() - started})
+            "elapsed": elapsed + time.time() - started}, resume_path)  # never checksummed: not a weight file
     path = Path(out_dir) / WEIGHTS_NAME
     recipe = {"epochs": epochs, "batch": batch, "lr": lr, "width": width, "seed": seed, "optimiser": OPTIMISER,
               "augmentation": AUGMENTATION, "device": device}
@@ -225,13 +225,6 @@ def _fingerprint(*arrays: np.ndarray) -> str:
     for a in arrays:
         digest.update(np.ascontiguousarray(a).data)
     return digest.hexdigest()
-
-
-def _save_resume_state(path: Path, state: dict) -> None:
-    """Write ``state`` atomically: a run stopped mid-write leaves the previous epoch's state whole."""
-    partial = path.with_name(path.name + ".partial")
-    torch.save(state, partial)
-    partial.replace(path)
 
 
 def member_cycles(member: dict) -> list[dict]:
