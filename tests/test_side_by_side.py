@@ -127,7 +127,7 @@ def test_transcription_decodes_greedily_without_temperature_fallback(monkeypatch
     assert seen["temperature"] == [0.0] and seen["beam_size"] == 1
 
 
-def test_the_decoding_setting_is_part_of_the_cache_key(engine, monkeypatch):
+def test_decoding_and_tracking_are_part_of_the_cache_key(engine, monkeypatch):
     from emoguide.recognition.voice import whisper_backbone
 
     job = _job()
@@ -138,4 +138,10 @@ def test_the_decoding_setting_is_part_of_the_cache_key(engine, monkeypatch):
     assert clip_cache_key(job, engine.versions(), AnalysisSettings()) != before
     monkeypatch.undo()
     monkeypatch.setattr(engine.recognisers["voice"].backbone, "compute_type", "float16")  # other words
+    assert clip_cache_key(job, engine.versions(), AnalysisSettings()) != before
+    monkeypatch.undo()
+    from emoguide.recognition.face import tracker
+
+    assert engine.versions()["tracking"] == tracker.TRACKING
+    monkeypatch.setattr(tracker, "TRACKING", "another choice of face per frame")  # other face readings
     assert clip_cache_key(job, engine.versions(), AnalysisSettings()) != before

@@ -97,6 +97,10 @@ class Engine:
             precision = getattr(getattr(self.recognisers["voice"], "backbone", None), "compute_type", None)
             if precision is not None:  # int8 and float transcripts differ now and then
                 out["asr"] += f" {precision}"
+        if "face" in out:  # which face each frame reads is the tracker's choice, not the weights'
+            from emoguide.recognition.face.tracker import TRACKING
+
+            out["tracking"] = TRACKING
         if self.fusion is not None:
             out["fusion"] = self.fusion.version
         return out

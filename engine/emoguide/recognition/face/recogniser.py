@@ -19,7 +19,7 @@ from emoguide.recognition.batch_shapes import pad_rows
 from emoguide.recognition.face.detector import FaceDetector
 from emoguide.recognition.face.expression import crop_faces, load_expression_net
 from emoguide.recognition.face.spotting import BriefExpression, spot_brief_expressions
-from emoguide.recognition.face.tracker import dominant_boxes, link_tracks
+from emoguide.recognition.face.tracker import frame_boxes, link_tracks
 from emoguide.recognition.windowing import is_sorted, window_slices
 
 #: a face this many pixels wide (in the analysed frame) or more is fully reliable
@@ -83,9 +83,7 @@ class FaceRecogniser(Recogniser):
         step = DETECT_BATCH.get(str(self.device), DETECT_BATCH_OTHER)
         for i in range(0, len(key), step):
             detections.extend(self.detector.detect(np.stack([frames[k] for k in key[i:i + step]])))
-        tracks = link_tracks(key, detections)
-        main = max(tracks, key=lambda t: t.weight()) if tracks else None
-        boxes, scores = dominant_boxes(n, main, max(1, detect_every))
+        boxes, scores = frame_boxes(n, link_tracks(key, detections), max(1, detect_every))
         present = ~np.isnan(boxes[:, 0])
         probs = np.full((n, NUM_CLASSES), 1.0 / NUM_CLASSES, np.float32)
         idx = np.nonzero(present)[0]

@@ -1,11 +1,13 @@
 """Following faces between detections so expressions can be read on every frame.
 
 The detector is the expensive part, so it runs on every k-th frame ("key
-frames"); detections are linked into tracks by overlap (IoU), the dominant
-track is the one with the most face area × confidence over the chunk (the
-person the shot is about), and its box is interpolated linearly between key
-frames. A frame farther than one detection interval from any detection of the
-dominant track has no face.
+frames"); detections are linked into tracks by overlap (IoU), and each track's
+box is interpolated linearly between its key frames. Each frame reads the
+heaviest track present there, weight being face area × confidence over the
+chunk: the person the shot is about first, and the next face wherever that
+person is absent (a cut inside the chunk, the main face turning away), instead
+of no face at all. A frame farther than one detection interval from every
+detection of every track has no face.
 """
 
 from __future__ import annotations
@@ -13,6 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+
+#: how frames are given a face; part of every cache key (``Engine.versions``), so a change that moves
+#: any reading must name itself here. "heaviest-present": each frame reads the heaviest track there
+#: (was the chunk's heaviest track only, leaving the frames of a second shot or person without a face).
+TRACKING = "iou-link, heaviest-present"
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -57,24 +64,46 @@ def link_tracks(key_frames: list[int], detections: list[tuple[np.ndarray, np.nda
 
 
 def dominant_boxes(n_frames: int, track: Track | None, max_gap: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-frame box (NaN where none) and score of ``track``, interpolated between its detections."""
+    """Per-frame box (NaN where none) and score of ``track``, interpolated between its detections.
+
+    Between two detections at most ``2 * max_gap`` frames apart the box is interpolated; farther
+    apart (the track was lost and found again), and before the first or after the last, a frame
+    takes the nearer detection's box if it is at most ``max_gap`` frames away.
+    """
     boxes = np.full((n_frames, 4), np.nan, np.float32)
     scores = np.zeros(n_frames, np.float32)
-    if track is None or not track.frames:
+    if track is None or not track.frames or n_frames == 0:
         return boxes, scores
-    frames = np.array(track.frames)
-    tb = np.stack(track.boxes)
-    ts = np.array(track.scores, np.float32)
-    for i in range(n_frames):
-        j = int(np.searchsorted(frames, i))
-        if j < len(frames) and frames[j] == i:
-            boxes[i], scores[i] = tb[j], ts[j]
-        elif 0 < j < len(frames) and frames[j] - frames[j - 1] <= 2 * max_gap:
-            a = (i - frames[j - 1]) / (frames[j] - frames[j - 1])
-            boxes[i] = (1 - a) * tb[j - 1] + a * tb[j]
-            scores[i] = min(ts[j - 1], ts[j])
-        else:
-            near = j - 1 if j == len(frames) else j
-            if abs(frames[near] - i) <= max_gap:
-                boxes[i], scores[i] = tb[near], ts[near]
+    frames = np.asarray(track.frames)
+    tb = np.stack(track.boxes).astype(np.float32)
+    ts = np.asarray(track.scores, np.float32)
+    last = len(frames) - 1
+    i = np.arange(n_frames)
+    j = np.searchsorted(frames, i)  # the first detection at or after each frame
+    nxt, prev = np.minimum(j, last), np.maximum(j - 1, 0)
+    exact = (j <= last) & (frames[nxt] == i)
+    span = frames[nxt] - frames[prev]
+    between = ~exact & (j > 0) & (j <= last) & (span <= 2 * max_gap)
+    a = (i - frames[prev]) / np.maximum(span, 1)
+    near = np.where(np.abs(frames[nxt] - i) <= np.abs(frames[prev] - i), nxt, prev)
+    alone = ~exact & ~between & (np.abs(frames[near] - i) <= max_gap)
+    boxes[exact], scores[exact] = tb[nxt[exact]], ts[nxt[exact]]
+    w = a[between][:, None]  # float64, rounded to float32 once, on assignment
+    boxes[between] = (1 - w) * tb[prev[between]] + w * tb[nxt[between]]
+    scores[between] = np.minimum(ts[prev[between]], ts[nxt[between]])
+    boxes[alone], scores[alone] = tb[near[alone]], ts[near[alone]]
+    return boxes, scores
+
+
+def frame_boxes(n_frames: int, tracks: list[Track], max_gap: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-frame box and score of the heaviest track present at each frame (NaN / 0 where none is)."""
+    boxes = np.full((n_frames, 4), np.nan, np.float32)
+    scores = np.zeros(n_frames, np.float32)
+    for track in sorted(tracks, key=lambda t: -t.weight()):  # stable: equal weights keep their order
+        free = np.isnan(boxes[:, 0])
+        if not free.any():
+            break
+        b, s = dominant_boxes(n_frames, track, max_gap)
+        take = free & ~np.isnan(b[:, 0])
+        boxes[take], scores[take] = b[take], s[take]
     return boxes, scores
