@@ -89,6 +89,54 @@ def peak_rss_mb() -> float:
     return kib / 1024.0 if sys.platform != "darwin" else kib / 1024.0 / 1024.0
 
 
+class RssTrace:
+    """RSS sampled every ``interval_s`` in a background thread while the block runs (Linux; elsewhere empty).
+
+    Why beside the peak: a run's peak is the moment its largest transients coincide (a video chunk's
+    frames while a sound block transcribes), and a longer run has more chances for that, so a peak
+    alone cannot tell a rising level (memory that grows with media length) from a higher maximum of
+    the same level. The trace's tenths of the run show which one it is.
+    """
+
+    def __init__(self, interval_s: float = 0.02):
+        import threading
+
+        self.interval_s, self.samples = interval_s, []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        try:
+            page = os.sysconf("SC_PAGE_SIZE") / 2**20
+            with open("/proc/self/statm") as statm:
+                while not self._stop.is_set():
+                    statm.seek(0)
+                    self.samples.append((time.perf_counter(), int(statm.read().split()[1]) * page))
+                    self._stop.wait(self.interval_s)
+        except (OSError, ValueError, IndexError):
+            self.samples.clear()  # no /proc (macOS, Windows): no trace rather than a wrong one
+
+    def __enter__(self) -> "RssTrace":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def tenths(self, base_mb: float = 0.0) -> dict[str, list[float]]:
+        """Median and maximum RSS (MiB over ``base_mb``) in each tenth of the traced time."""
+        import numpy as np
+
+        if len(self.samples) < 10:
+            return {"median": [], "max": []}
+        t, rss = (np.asarray(c, float) for c in zip(*self.samples))
+        part = np.minimum(((t - t[0]) / max(t[-1] - t[0], 1e-9) * 10).astype(int), 9)
+        rows = [rss[part == k] - base_mb for k in range(10)]
+        return {"median": [round(float(np.median(r)), 1) if len(r) else float("nan") for r in rows],
+                "max": [round(float(r.max()), 1) if len(r) else float("nan") for r in rows]}
+
+
 def percentile(values, q: float) -> float:
     import numpy as np
 

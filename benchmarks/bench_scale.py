@@ -3,8 +3,10 @@
 Each point is analysed in a fresh child process (models loaded there, cache off),
 which reports its wall time and its peak RSS (getrusage RUSAGE_SELF, i.e. what
 RUSAGE_CHILDREN shows the parent for that one child) plus its RSS right after
-the models loaded, so growth beyond the loaded models is visible. "Flat memory"
-means the peak does not grow with media length.
+the models loaded, so growth beyond the loaded models is visible, and its RSS through
+the run (sampled every 20 ms: median and maximum of each tenth of the run). "Flat
+memory" means the level does not grow with media length: the tenths show whether a
+higher peak is a rising level or a rarer coincidence of the same transients.
 
 Media: a 60 s segment of real face footage with speech (the repo's example clips,
 looped) at 640×360 H.264 with a 10 s GOP, remuxed end to end into files of any
@@ -47,11 +49,12 @@ def child(timeline: Path, device: str | None) -> None:
         engine = Engine.load(device=device)
     rss_loaded = _common.peak_rss_mb()
     tl = load_timeline(timeline)
-    with _common.Timer() as run:
+    with _common.Timer() as run, _common.RssTrace() as trace:
         result = analyze_timeline(tl, base_dir=timeline.parent, engine=engine)
     ok = sum(c.status == "ok" for c in result.clips)
     print(json.dumps({"load_s": load.s, "analyze_s": run.s, "rss_loaded_mb": rss_loaded,
-                      "peak_rss_mb": _common.peak_rss_mb(), "clips_ok": ok, "clips": len(result.clips)}))
+                      "peak_rss_mb": _common.peak_rss_mb(), "clips_ok": ok, "clips": len(result.clips),
+                      "tenths": trace.tenths(rss_loaded)}))
 
 
 def points(args) -> list[tuple[str, int, float, float, float]]:
@@ -113,6 +116,14 @@ def main() -> None:
               f"{r['peak_rss_mb']:13.0f} {r['peak_rss_mb'] - r['rss_loaded_mb']:11.0f}  "
               f"{load0}→{_common.load_average().split()[0]}"
               + ("" if r["clips_ok"] == r["clips"] else f"  ({r['clips_ok']}/{r['clips']} clips ok)"), flush=True)
+        tenths = r.get("tenths") or {}
+        if tenths.get("median"):  # the level through the run, not only its highest moment
+            print(f"{'':26} RSS growth by tenths of the run, median: {_row(tenths['median'])}\n"
+                  f"{'':26} {'':28}max: {_row(tenths['max'])}", flush=True)
+
+
+def _row(values) -> str:
+    return " ".join(f"{v:5.0f}" for v in values)
 
 
 def _fmt_len(seconds: float) -> str:

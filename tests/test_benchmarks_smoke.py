@@ -58,3 +58,21 @@ def test_transcription_benchmark_counts_word_errors_correctly():
     assert bt.edit_distance(ref, ref) == 0
     assert bt.edit_distance(ref, []) == 4 and bt.edit_distance([], ref) == 4
     assert bt.edit_distance(["kids", "are", "talking"], ["kids", "talking"]) == 1  # one deletion
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="RSS is read from /proc")
+def test_rss_trace_shows_where_in_the_run_memory_was_held():
+    """A 64 MiB buffer held in the run's second half shows there, and not in the first half."""
+    import time
+
+    import numpy as np
+
+    with _common.RssTrace(interval_s=0.005) as trace:
+        time.sleep(0.3)
+        held = np.ones(64 * 2**20, np.uint8)  # touched: resident
+        time.sleep(0.3)
+        del held
+    base = min(rss for _, rss in trace.samples)
+    tenths = trace.tenths(base)
+    assert len(tenths["median"]) == len(tenths["max"]) == 10
+    assert max(tenths["max"][:4]) < 16 and min(tenths["median"][6:]) > 48
