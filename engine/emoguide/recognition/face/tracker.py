@@ -63,7 +63,7 @@ def link_tracks(key_frames: list[int], detections: list[tuple[np.ndarray, np.nda
     return tracks
 
 
-def dominant_boxes(n_frames: int, track: Track | None, max_gap: int) -> tuple[np.ndarray, np.ndarray]:
+def track_boxes(n_frames: int, track: Track | None, max_gap: int) -> tuple[np.ndarray, np.ndarray]:
     """Per-frame box (NaN where none) and score of ``track``, interpolated between its detections.
 
     Between two detections at most ``2 * max_gap`` frames apart the box is interpolated; farther
@@ -103,7 +103,7 @@ def frame_boxes(n_frames: int, tracks: list[Track], max_gap: int) -> tuple[np.nd
         free = np.isnan(boxes[:, 0])
         if not free.any():
             break
-        b, s = dominant_boxes(n_frames, track, max_gap)
+        b, s = track_boxes(n_frames, track, max_gap)
         take = free & ~np.isnan(b[:, 0])
         boxes[take], scores[take] = b[take], s[take]
     return boxes, scores
