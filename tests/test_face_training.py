@@ -168,6 +168,31 @@ def test_the_training_command_trains_one_member_per_seed_reuses_finished_ones_an
     assert "| accuracy of each member alone | 0.100, 0.200 |" in card
 
 
+def test_members_may_have_their_own_width_and_the_card_names_each(tmp_path, capsys):
+    """``--seeds 0 1:6``: seed 0 at --width, seed 1 at width 6, restarts included; the card tells them apart."""
+    data = fake_fer(tmp_path / "data")
+    face.main(["--data", str(data), "--seeds", "0", "1:6", "--epochs", "1", "--restarts", "1", "--restart-epochs", "1",
+               "--width", "4", "--batch", "8", "--threads", "1", "--out", str(tmp_path / "out"),
+               "--members-dir", str(tmp_path / "members"), "--cache-dir", str(tmp_path / "c"), "--no-eval"])
+    capsys.readouterr()
+    combined = torch.load(tmp_path / "out" / face.WEIGHTS_NAME, map_location="cpu", weights_only=False)
+    assert [m["width"] for m in combined["members"]] == [4, 6]
+    assert [m["recipe"]["width"] for m in combined["members"]] == [4, 6]  # the restart kept its member's width
+    assert sorted(p.name.split("-")[1] for p in (tmp_path / "members").iterdir()) == ["width4", "width6"]
+
+    from emoguide.training.face_card import card_text
+
+    report = face.evaluate(data, weights=tmp_path / "out" / face.WEIGHTS_NAME, cache_dir=tmp_path / "c")
+    card = card_text(report, report, combined, tmp_path / "out" / face.WEIGHTS_NAME)
+    assert "An ensemble of 2 compact VGG-style CNNs of 2 widths" in card
+    assert "widths 4-8-16-32" in card and "(seed 0)" in card and "widths 6-12-24-48" in card and "(seed 1)" in card
+
+    assert face.member_spec("5") == (5, None) and face.member_spec("5:32") == (5, 32)
+    for bad in ("five", "5:", "5:x", "5:0"):
+        with pytest.raises(Exception, match="SEED|width"):
+            face.member_spec(bad)
+
+
 def test_a_second_cycle_starts_only_from_a_one_net_member_and_keeps_the_best_epoch_of_both_cycles(tmp_path):
     data = fake_fer(tmp_path / "data")
     first = face.train(data, tmp_path / "a", epochs=1, batch=8, width=4, threads=1, cache_dir=tmp_path / "c")

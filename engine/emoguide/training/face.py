@@ -8,6 +8,9 @@ PublicTest), combined with their int8 copies by ``face_ensemble.combine``.
 
     python -m emoguide.training.face --data ../shared/data            # ≈ 2 h per member on 2 CPU cores;
                                                                       # stopped, the same command resumes
+    python -m emoguide.training.face --data ../shared/data --seeds 5:32 --out /tmp/cand --no-eval
+                                                                      # one candidate member of width 32
+                                                                      # (SEED:WIDTH; a bare SEED takes --width)
     scripts/gpu_face_training.sh                                      # on a lent GPU: pack, train, judge, ship
     emoguide eval --task face --data ../shared/data                   # PrivateTest metrics
 """
@@ -278,20 +281,34 @@ def train_members(args) -> list[Path]:
     files = []
     # the key names everything a member depends on: the data folder and the recipe, not just the seed
     recipe = hashlib.sha1(f"{Path(args.data).resolve()}|{AUGMENTATION}|{OPTIMISER}".encode()).hexdigest()[:8]
-    common = dict(width=args.width, batch=args.batch, threads=args.threads, device=args.device,
-                  cache_dir=args.cache_dir)
-    for seed in args.seeds:
-        folder = args.members_dir / f"seed{seed}-width{args.width}-epochs{args.epochs}-batch{args.batch}-{recipe}"
-        member = _train_or_reuse(folder, f"seed {seed}", args.data, epochs=args.epochs, seed=seed, **common)
+    common = dict(batch=args.batch, threads=args.threads, device=args.device, cache_dir=args.cache_dir)
+    for spec in args.seeds:
+        seed, width = spec if isinstance(spec, tuple) else (spec, None)
+        width = width or args.width
+        kwargs = dict(common, width=width)
+        folder = args.members_dir / f"seed{seed}-width{width}-epochs{args.epochs}-batch{args.batch}-{recipe}"
+        member = _train_or_reuse(folder, f"seed {seed}", args.data, epochs=args.epochs, seed=seed, **kwargs)
         for restart in range(1, args.restarts + 1):
             folder = folder / f"restart-epochs{args.restart_epochs}-lr{args.restart_lr:g}"
             member = _train_or_reuse(folder, f"seed {seed}, restart {restart}", args.data,
                                      epochs=args.restart_epochs, lr=args.restart_lr,
-                                     seed=seed + RESTART_SEED_OFFSET * restart, init=member, **common)
+                                     seed=seed + RESTART_SEED_OFFSET * restart, init=member, **kwargs)
             if torch.load(member, map_location="cpu", weights_only=False)["kept"] != "this cycle":
                 break  # no epoch beat the best so far: the member is final (the file holds that best)
         files.append(member)
     return files
+
+
+def member_spec(text: str) -> tuple[int, int | None]:
+    """``"5"`` → (5, None): seed 5 at ``--width``; ``"5:32"`` → (5, 32): seed 5 at width 32 (mixed ensembles)."""
+    seed, colon, width = text.partition(":")
+    try:
+        spec = int(seed), (int(width) if colon else None)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected SEED or SEED:WIDTH, e.g. 5 or 5:32") from None
+    if spec[1] is not None and spec[1] < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: the width must be a positive number of channels")
+    return spec
 
 
 def _train_or_reuse(folder: Path, name: str, data: Path, **kwargs) -> Path:
@@ -309,8 +326,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--epochs", type=int, default=50)
     p.add_argument("--width", type=int, default=24, help="channels of the first block (doubling per block)")
     p.add_argument("--batch", type=int, default=128)
-    p.add_argument("--seeds", type=int, nargs="+", default=list(SHIPPED_SEEDS),
-                   help="one ensemble member per seed (default: the shipped ensemble's)")
+    p.add_argument("--seeds", type=member_spec, nargs="+", default=list(SHIPPED_SEEDS), metavar="SEED[:WIDTH]",
+                   help="one ensemble member per seed, of --width or of its own WIDTH (e.g. 0 1 5:32; "
+                        "default: the shipped ensemble's)")
     p.add_argument("--restarts", type=int, default=RESTARTS,
                    help="at most this many warm restarts per member, while each beats the best PublicTest epoch so far")
     p.add_argument("--restart-epochs", type=int, default=RESTART_EPOCHS, help="epochs of each warm restart")

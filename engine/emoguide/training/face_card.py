@@ -35,10 +35,6 @@ def card_text(report, report_no_mirror, checkpoint: dict, weights: Path, train_n
 
     members = checkpoint_members(checkpoint)
     first = members[0]
-    width = int(first["width"])
-    n_params = sum(v.numel() for k, v in first["state_dict"].items()
-                   if v.dtype.is_floating_point and "running" not in k)  # learned ones, not BatchNorm's statistics
-    widths = "-".join(str(width * m) for m in (1, 2, 4, 8))
     recall = ", ".join(f"{c} {r:.2f}" for c, r in report.per_class_recall.items())
     confusion = "\n".join(report.format().split("confusion (rows = truth, cols = predicted):\n", 1)[1]
                           .splitlines()[:len(report.classes) + 1])
@@ -60,13 +56,22 @@ def card_text(report, report_no_mirror, checkpoint: dict, weights: Path, train_n
     verdict = ("**Target met**" if report.accuracy >= TARGET_ACC else "**Target missed**")
     epoch_lines = "\n".join(_epoch_line(m, i, len(members)) for i, m in enumerate(members))
     n_int8 = sum("int8" in m for m in members)
-    if len(members) > 1:
+    sizes = _sizes(members)
+    shapes = "; ".join(f"widths {w}, {p / 1e6:.2f} M parameters (seed{'s' if len(k) > 1 else ''} {', '.join(k)})"
+                       for w, (p, k) in sizes.items())
+    if len(members) > 1 and len(sizes) == 1:
+        ((w, (p, _)),) = sizes.items()
         model_line = (f"An ensemble of {len(members)} compact VGG-style CNNs, the same recipe from different seeds, whose "
-                      f"log-probabilities are averaged. Each: 4 blocks of two 3×3 convolutions, widths {widths}, "
-                      f"batch norm, global average pooling; {n_params / 1e6:.2f} M parameters each")
+                      f"log-probabilities are averaged. Each: 4 blocks of two 3×3 convolutions, widths {w}, "
+                      f"batch norm, global average pooling; {p / 1e6:.2f} M parameters each")
+    elif len(members) > 1:
+        model_line = (f"An ensemble of {len(members)} compact VGG-style CNNs of {len(sizes)} widths, the same recipe "
+                      f"otherwise, whose log-probabilities are averaged. Each: 4 blocks of two 3×3 convolutions, "
+                      f"batch norm, global average pooling; {shapes}")
     else:
-        model_line = (f"A compact VGG-style CNN (4 blocks of two 3×3 convolutions, widths {widths}, batch norm, "
-                      f"global average pooling; {n_params / 1e6:.2f} M parameters)")
+        ((w, (p, _)),) = sizes.items()
+        model_line = (f"A compact VGG-style CNN (4 blocks of two 3×3 convolutions, widths {w}, batch norm, "
+                      f"global average pooling; {p / 1e6:.2f} M parameters)")
     int8_line = (f"\nOn the CPU the engine runs int8 copies of the members (static quantisation, calibrated on "
                  f"{checkpoint.get('calibration', 'FER2013 Training faces')}; `recognition/face/int8.py`), "
                  f"several times faster than float (`benchmarks/bench_inference.py`); a GPU runs the float nets." if n_int8 == len(members) else "")
@@ -143,6 +148,19 @@ emoguide eval --task face --data ../shared/data            # prints the table ab
 
 Card written {datetime.date.today()} on {cpu_model()} by `emoguide.training.face_card`.
 """
+
+
+def _sizes(members: list[dict]) -> dict[str, tuple[int, list[str]]]:
+    """Channel widths ("24-48-96-192") → (learned parameters, seeds of the members of that width), in member order."""
+    out: dict[str, tuple[int, list[str]]] = {}
+    for m in members:
+        width = int(m["width"])
+        widths = "-".join(str(width * k) for k in (1, 2, 4, 8))
+        n_params = sum(v.numel() for k, v in m["state_dict"].items()
+                       if v.dtype.is_floating_point and "running" not in k)  # learned ones, not BatchNorm's statistics
+        seed = str(member_cycles(m)[0].get("recipe", {}).get("seed", "?"))
+        out.setdefault(widths, (n_params, []))[1].append(seed)
+    return out
 
 
 def _epoch_line(member: dict, index: int, n_members: int) -> str:
