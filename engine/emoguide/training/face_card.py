@@ -57,20 +57,18 @@ def card_text(report, report_no_mirror, checkpoint: dict, weights: Path, train_n
     epoch_lines = "\n".join(_epoch_line(m, i, len(members)) for i, m in enumerate(members))
     n_int8 = sum("int8" in m for m in members)
     sizes = _sizes(members)
-    shapes = "; ".join(f"widths {w}, {p / 1e6:.2f} M parameters (seed{'s' if len(k) > 1 else ''} {', '.join(k)})"
-                       for w, (p, k) in sizes.items())
-    if len(members) > 1 and len(sizes) == 1:
-        ((w, (p, _)),) = sizes.items()
-        model_line = (f"An ensemble of {len(members)} compact VGG-style CNNs, the same recipe from different seeds, whose "
-                      f"log-probabilities are averaged. Each: 4 blocks of two 3×3 convolutions, widths {w}, "
-                      f"batch norm, global average pooling; {p / 1e6:.2f} M parameters each")
-    elif len(members) > 1:
+    if len(sizes) > 1:
+        shapes = "; ".join(f"widths {w}, {p / 1e6:.2f} M parameters (seed{'s' if len(k) > 1 else ''} {', '.join(k)})"
+                           for w, (p, k) in sizes.items())
         model_line = (f"An ensemble of {len(members)} compact VGG-style CNNs of {len(sizes)} widths, the same recipe "
                       f"otherwise, whose log-probabilities are averaged. Each: 4 blocks of two 3×3 convolutions, "
                       f"batch norm, global average pooling; {shapes}")
     else:
         ((w, (p, _)),) = sizes.items()
-        model_line = (f"A compact VGG-style CNN (4 blocks of two 3×3 convolutions, widths {w}, batch norm, "
+        model_line = (f"An ensemble of {len(members)} compact VGG-style CNNs, the same recipe from different seeds, whose "
+                      f"log-probabilities are averaged. Each: 4 blocks of two 3×3 convolutions, widths {w}, "
+                      f"batch norm, global average pooling; {p / 1e6:.2f} M parameters each" if len(members) > 1 else
+                      f"A compact VGG-style CNN (4 blocks of two 3×3 convolutions, widths {w}, batch norm, "
                       f"global average pooling; {p / 1e6:.2f} M parameters)")
     int8_line = (f"\nOn the CPU the engine runs int8 copies of the members (static quantisation, calibrated on "
                  f"{checkpoint.get('calibration', 'FER2013 Training faces')}; `recognition/face/int8.py`), "
