@@ -63,15 +63,17 @@ def test_transcription_benchmark_counts_word_errors_correctly():
 @pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="RSS is read from /proc")
 def test_rss_trace_shows_where_in_the_run_memory_was_held():
     """A 64 MiB buffer held in the run's second half shows there, and not in the first half."""
+    import mmap
     import time
-
-    import numpy as np
 
     with _common.RssTrace(interval_s=0.005) as trace:
         time.sleep(0.3)
-        held = np.ones(64 * 2**20, np.uint8)  # touched: resident
+        # fresh pages straight from the kernel, each touched: a heap allocation could reuse pages this
+        # long-lived test process already holds, and then RSS would not move
+        held = mmap.mmap(-1, 64 * 2**20)
+        held.write(b"\1" * len(held))
         time.sleep(0.3)
-        del held
+        held.close()
     base = min(rss for _, rss in trace.samples)
     tenths = trace.tenths(base)
     assert len(tenths["median"]) == len(tenths["max"]) == 10
