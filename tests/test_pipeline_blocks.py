@@ -81,20 +81,43 @@ def test_voice_in_blocks_matches_one_block(tmp_path):
 class _CountingVoice:
     """Transcribes the ramp ``audio[i] = second(i) / 1000`` into one word per whole second it holds."""
 
+    def __init__(self):
+        self.heard_s: list[float] = []  # length of each stretch it was handed
+
     def transcribe(self, audio):
+        self.heard_s.append(len(audio) / 16000)
         seconds = np.round(audio[::16000] * 1000).astype(int)
         return [Word(k + 0.2, k + 0.7, f"w{sec}", 1.0) for k, sec in enumerate(seconds) if (k + 1) * 16000 <= len(audio)]
 
 
-def test_block_transcription_keeps_every_word_once():
-    audio = (np.arange(16000 * 95) // 16000).astype(np.float32) / 1000
-    t = audio_blocks._Transcriber(_CountingVoice())
-    bounds = [0, 16000 * 30, 16000 * 60, len(audio)]
-    for k in range(3):
-        t.feed(audio[bounds[k]:bounds[k + 1]], bounds[k], final=k == 2, heard=True)
-        assert len(t.pending) <= 16000 * (2 * audio_blocks.TRANSCRIBE_CARRY_S)  # carry stays bounded
-    assert [w.text for w in t.words] == [f"w{s}" for s in range(95)]
-    assert [w.start_s for w in t.words] == pytest.approx([s + 0.2 for s in range(95)])
+@pytest.mark.parametrize("stretch_s", [30.0, 45.0, 125.0, math.inf])
+@pytest.mark.parametrize("block_s, total_s", [(30, 95), (120, 250)])
+def test_block_transcription_keeps_every_word_once_in_bounded_stretches(stretch_s, block_s, total_s):
+    audio = (np.arange(16000 * total_s) // 16000).astype(np.float32) / 1000
+    voice = _CountingVoice()
+    t = audio_blocks._Transcriber(voice, stretch_s=stretch_s)
+    bounds = list(range(0, len(audio), 16000 * block_s)) + [len(audio)]
+    for k in range(len(bounds) - 1):
+        t.feed(audio[bounds[k]:bounds[k + 1]], bounds[k], final=k == len(bounds) - 2, heard=True)
+        if stretch_s != math.inf:
+            assert len(t.pending) <= 16000 * stretch_s  # what waits for the next block stays bounded
+    assert [w.text for w in t.words] == [f"w{s}" for s in range(total_s)]
+    assert [w.start_s for w in t.words] == pytest.approx([s + 0.2 for s in range(total_s)])
+    assert max(voice.heard_s) <= min(stretch_s, total_s)
+    if stretch_s == math.inf:
+        assert voice.heard_s == [total_s]  # the clip whole, once its last block is in
+
+
+def test_transcription_stretches_skip_unheard_audio_and_reject_stretches_shorter_than_the_carry():
+    audio = (np.arange(16000 * 90) // 16000).astype(np.float32) / 1000
+    voice = _CountingVoice()
+    t = audio_blocks._Transcriber(voice)
+    t.feed(audio[:16000 * 60], 0, final=False, heard=False)  # music: nothing transcribed, 5 s carried
+    assert voice.heard_s == [] and len(t.pending) == 16000 * audio_blocks.TRANSCRIBE_CARRY_S
+    t.feed(audio[16000 * 60:], 16000 * 60, final=True, heard=True)
+    assert [w.text for w in t.words] == [f"w{s}" for s in range(55, 90)]
+    with pytest.raises(ValueError, match="longer than 10 s"):
+        audio_blocks._Transcriber(voice, stretch_s=10.0)
 
 
 @dataclass

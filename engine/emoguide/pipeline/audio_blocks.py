@@ -14,9 +14,9 @@ computed from frames with their full context.
 What does change for clips longer than one block: prosody's "voiced" and
 "syllable" thresholds are relative to the loudest moment, which becomes the
 loudest moment of the surrounding ~2 minutes instead of the whole clip (for
-hours of footage arguably the better reference), and Whisper transcribes
-block-sized stretches (see :class:`_Transcriber`). Clips up to one block long
-give exactly the results of a whole-clip read.
+hours of footage arguably the better reference). Clips up to one block long
+give exactly the results of a whole-clip read, except the words of clips longer
+than one transcription stretch (see :class:`_Transcriber`).
 """
 
 from __future__ import annotations
@@ -41,8 +41,12 @@ HOP = 320  # samples per 50 Hz frame
 #: buffers start on a multiple of this many samples from the clip start: the 50 Hz frames (320) and the
 #: speech detector's 32 ms chunks (512) then fall on the samples they fall on in a whole-clip read
 GRID = 2560
-#: seconds of the latest transcribed audio re-transcribed with the next block (a sentence cut at a block edge)
+#: seconds of the latest transcribed audio re-transcribed with the next stretch (a sentence cut at its edge)
 TRANSCRIBE_CARRY_S = 5.0
+#: longest stretch of audio handed to Whisper at once (see :class:`_Transcriber`): a block and its carry.
+#: On 1,073 s of joined RAVDESS test speech (``bench_transcription.py --stretches``): 30 s stretches
+#: WER 0.051 in 39.0 s, 60 s 0.067 in 31.2 s, 125 s 0.037 in 26.4 s, the whole clip 0.078 in 25.4 s
+TRANSCRIBE_STRETCH_S = BLOCK_S + TRANSCRIBE_CARRY_S
 
 
 def analyze_audio_blocks(job, info, engine, settings, starts, ends, progress=None, cancel=None,
@@ -130,38 +134,54 @@ def _with_final(items: Iterator) -> Iterator[tuple]:
 
 
 class _Transcriber:
-    """Words for the clip, transcribing block-sized stretches instead of the whole track.
+    """Words for the clip, transcribing stretches of at most ``stretch_s`` instead of the whole track.
 
-    After each stretch the words ending in its last :data:`TRANSCRIBE_CARRY_S`
-    seconds are dropped and that audio is transcribed again at the head of the
-    next stretch, so a sentence cut by a block edge is heard whole. A stretch
-    is transcribed only if the voice recogniser heard speech in it (as a whole
-    clip is only transcribed when speech was heard somewhere): music-only
-    stretches give no hallucinated lyrics.
+    Whisper's working set grows with the audio it is handed (faster-whisper
+    computes the whole stretch's features and keeps its speech segments; about
+    +100 MiB for 30 s, +180 MiB for 125 s), so stretches are capped at
+    :data:`TRANSCRIBE_STRETCH_S`; audio short of a full stretch waits for the
+    next block. Shorter caps hold less but cost time and words (see the
+    constant's measurements). After each stretch the words ending in its
+    last :data:`TRANSCRIBE_CARRY_S` seconds are dropped and that audio is
+    transcribed again at the head of the next stretch, so a sentence cut by a
+    stretch edge is heard whole. A stretch is transcribed only if the voice
+    recogniser heard speech in it (as a whole clip is only transcribed when
+    speech was heard somewhere): music-only stretches give no hallucinated lyrics.
     """
 
-    def __init__(self, voice):
+    def __init__(self, voice, stretch_s: float = TRANSCRIBE_STRETCH_S):
+        """``stretch_s``: ``math.inf`` transcribes the clip whole once its last block is in."""
+        if stretch_s <= 2 * TRANSCRIBE_CARRY_S:
+            raise ValueError(f"a transcription stretch must be longer than {2 * TRANSCRIBE_CARRY_S:g} s")
         self.voice = voice
+        self.stretch = None if stretch_s == math.inf else int(round(stretch_s * RATE))
         self.pending = np.zeros(0, np.float32)
         self.pending_start = 0  # clip sample index of pending[0]
         self.words: list = []
 
     def feed(self, block: np.ndarray, block_start: int, final: bool, heard: bool) -> None:
-        from dataclasses import replace
-
         if not len(self.pending):
             self.pending_start = block_start
         self.pending = np.concatenate([self.pending, block]) if len(self.pending) else block
         if not heard:
             self._carry(len(self.pending) / RATE - (0 if final else TRANSCRIBE_CARRY_S))
             return
+        while self.stretch is not None and len(self.pending) > self.stretch:
+            self._transcribe(self.pending[:self.stretch], final=False)
+        if final:
+            self._transcribe(self.pending, final=True)
+
+    def _transcribe(self, audio: np.ndarray, final: bool) -> None:
+        """Words of ``audio`` (the head of ``pending``); the pending audio moves past the words kept."""
+        from dataclasses import replace
+
         try:
-            spoken = self.voice.transcribe(self.pending)
+            spoken = self.voice.transcribe(audio)
         except Exception as exc:  # noqa: BLE001 - words are an extra; the clip still gets face/voice
             log.warning("transcription failed (%s); continuing without these words", exc)
             spoken = []
         offset = self.pending_start / RATE
-        length = len(self.pending) / RATE
+        length = len(audio) / RATE
         cut = length if final else length - TRANSCRIBE_CARRY_S
         kept = [w for w in spoken if w.end_s <= cut]
         later = [w for w in spoken if w.end_s > cut]

@@ -97,6 +97,9 @@ class Engine:
             precision = getattr(getattr(self.recognisers["voice"], "backbone", None), "compute_type", None)
             if precision is not None:  # int8 and float transcripts differ now and then
                 out["asr"] += f" {precision}"
+            from emoguide.pipeline.audio_blocks import TRANSCRIBE_CARRY_S, TRANSCRIBE_STRETCH_S
+
+            out["asr"] += f" stretch={TRANSCRIBE_STRETCH_S:g}s carry={TRANSCRIBE_CARRY_S:g}s"
         if "face" in out:  # which face each frame reads is the tracker's choice, not the weights'
             from emoguide.recognition.face.tracker import TRACKING
 
