@@ -149,8 +149,10 @@ class _Transcriber:
     speech was heard somewhere): music-only stretches give no hallucinated lyrics.
     """
 
-    def __init__(self, voice, stretch_s: float = TRANSCRIBE_STRETCH_S):
-        """``stretch_s``: ``math.inf`` transcribes the clip whole once its last block is in."""
+    def __init__(self, voice, stretch_s: float | None = None):
+        """``stretch_s`` (default :data:`TRANSCRIBE_STRETCH_S`, read now, as the cache key reads it):
+        ``math.inf`` transcribes the clip whole once its last block is in."""
+        stretch_s = TRANSCRIBE_STRETCH_S if stretch_s is None else stretch_s
         if stretch_s <= 2 * TRANSCRIBE_CARRY_S:
             raise ValueError(f"a transcription stretch must be longer than {2 * TRANSCRIBE_CARRY_S:g} s")
         self.voice = voice
