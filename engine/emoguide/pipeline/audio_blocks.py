@@ -156,7 +156,7 @@ class _Transcriber:
         if stretch_s <= 2 * TRANSCRIBE_CARRY_S:
             raise ValueError(f"a transcription stretch must be longer than {2 * TRANSCRIBE_CARRY_S:g} s")
         self.voice = voice
-        self.stretch = None if stretch_s == math.inf else int(round(stretch_s * RATE))
+        self.stretch = stretch_s * RATE  # samples; math.inf stays inf: the loop in feed never runs
         self.pending = np.zeros(0, np.float32)
         self.pending_start = 0  # clip sample index of pending[0]
         self.words: list = []
@@ -168,8 +168,8 @@ class _Transcriber:
         if not heard:
             self._carry(len(self.pending) / RATE - (0 if final else TRANSCRIBE_CARRY_S))
             return
-        while self.stretch is not None and len(self.pending) > self.stretch:
-            self._transcribe(self.pending[:self.stretch], final=False)
+        while len(self.pending) > self.stretch:
+            self._transcribe(self.pending[:int(round(self.stretch))], final=False)
         if final:
             self._transcribe(self.pending, final=True)
 
