@@ -139,33 +139,64 @@ def iter_audio_chunks(path, start_s: float, end_s: float, chunk_s: float, rate: 
     if (info.duration_s > 0 and start_s >= info.duration_s) or end_s <= 0:  # 0 = duration unknown
         raise EmptyRange(path, f"range {start_s:.3f}–{end_s:.3f} s lies outside the media (0–{info.duration_s:.3f} s)")
     bounds = chunk_bounds(start_s, end_s, chunk_s, rate)
-    buffer = np.zeros(0, np.float32)
-    buffer_start = bounds[0]
+    pieces = _Pieces(bounds[0])
     k = 0
     for pos, samples in _resampled_blocks(path, start_s, end_s, rate, info, container_format, options):
-        held_end = buffer_start + len(buffer)
+        held_end = pieces.end
         if pos + len(samples) <= held_end:
             continue  # wholly before what we still need
         if pos < held_end:  # overlaps what we hold, or precedes the range: keep the new part only
             samples = samples[held_end - pos:]
         elif pos > held_end:  # a gap in the stream: silence
-            buffer = np.concatenate([buffer, np.zeros(pos - held_end, np.float32)])
-        buffer = np.concatenate([buffer, samples])
-        while k + 1 < len(bounds) and buffer_start + len(buffer) >= bounds[k + 1]:
-            n = bounds[k + 1] - buffer_start
-            yield buffer[:n].copy()
-            buffer, buffer_start, k = buffer[n:], bounds[k + 1], k + 1
+            pieces.append(np.zeros(pos - held_end, np.float32))
+        pieces.append(samples)
+        while k + 1 < len(bounds) and pieces.end >= bounds[k + 1]:
+            yield pieces.take(bounds[k + 1])
+            k += 1
         if k + 1 >= len(bounds):
             return
     if k + 1 < len(bounds):
         log.warning("%s: audio ends at %.3f s; padding %d samples of silence up to %.3f s", path,
-                    (buffer_start + len(buffer)) / rate, bounds[-1] - buffer_start - len(buffer), end_s)
+                    pieces.end / rate, bounds[-1] - pieces.end, end_s)
     while k + 1 < len(bounds):  # the audio ended early: pad with silence to the exact length
-        n = bounds[k + 1] - buffer_start
-        chunk = np.zeros(n, np.float32)
-        chunk[:min(n, len(buffer))] = buffer[:n]
-        yield chunk
-        buffer, buffer_start, k = buffer[n:], bounds[k + 1], k + 1
+        pieces.append(np.zeros(max(0, bounds[k + 1] - pieces.end), np.float32))
+        yield pieces.take(bounds[k + 1])
+        k += 1
+
+
+class _Pieces:
+    """Resampled pieces held until a chunk is complete, joined once per chunk.
+
+    Why not grow one array: a codec frame resamples to a few hundred samples, so
+    appending each to the chunk so far copies the chunk thousands of times (a
+    120 s chunk: ~5,600 frames, ~20 GB copied, 2 s of CPU) and leaves a trail of
+    ever larger freed buffers in the C heap, which fragmented it over long runs
+    (see docs/performance.md, twelfth pass).
+    """
+
+    def __init__(self, start: int):
+        self.start = start  # absolute sample index of the first sample held
+        self.parts: list[np.ndarray] = []
+        self.held = 0
+
+    @property
+    def end(self) -> int:
+        return self.start + self.held
+
+    def append(self, samples: np.ndarray) -> None:
+        if len(samples):
+            self.parts.append(samples)
+            self.held += len(samples)
+
+    def take(self, until: int) -> np.ndarray:
+        """The samples before absolute index ``until`` (≤ :attr:`end`), as one new array; the rest stay held."""
+        n = until - self.start
+        joined = np.concatenate(self.parts) if len(self.parts) != 1 else self.parts[0]
+        chunk = joined[:n].copy() if len(self.parts) == 1 else joined[:n]
+        rest = joined[n:]
+        self.parts = [rest.copy()] if len(rest) else []  # a copy: the chunk's buffer is not kept alive by it
+        self.start, self.held = until, len(rest)
+        return chunk
 
 
 def read_audio_range(path, start_s: float, end_s: float, rate: int = 16000, *, info: MediaInfo | None = None,
