@@ -92,7 +92,7 @@ def analyze_audio_blocks(job, info, engine, settings, starts, ends, progress=Non
         else:
             enc, _ = voice.backbone.encode(block)
             frames = enc if enc_tail is None else np.concatenate([enc_tail, enc])
-            enc_tail = frames[-((keep + GRID) // HOP):]
+            enc_tail = frames[-((keep + GRID) // HOP):].copy()  # a copy: see the tail below
             result = None
             if j > done:
                 n_buf = len(tail) // HOP + len(enc)
@@ -109,7 +109,8 @@ def analyze_audio_blocks(job, info, engine, settings, starts, ends, progress=Non
             since = (transcriber.pending_start if len(transcriber.pending) else block_start) / RATE
             heard = bool(present[:done][rel_e[:done] > since].any())
             transcriber.feed(block, block_start, final, heard)
-        tail = buf[-(keep + GRID):] if len(buf) > keep + GRID else buf
+        # copies, not views: a view would keep the whole block's buffer alive into the next block
+        tail = buf[-(keep + GRID):].copy() if len(buf) > keep + GRID else buf
         del buf, block
         release_freed_memory()  # the block's audio, features and activations: see pipeline/native_memory.py
     voice_result = concat_results(voice_parts) if voice_parts else ModalityResult.absent(n)
@@ -195,4 +196,4 @@ class _Transcriber:
 
     def _carry(self, cut_s: float) -> None:
         cut = min(len(self.pending), max(0, int(round(cut_s * RATE))))
-        self.pending, self.pending_start = self.pending[cut:], self.pending_start + cut
+        self.pending, self.pending_start = self.pending[cut:].copy(), self.pending_start + cut
