@@ -1,4 +1,5 @@
-"""The C heap gives freed memory back after each clip, and malloc arenas are capped (glibc)."""
+"""The C heap gives freed memory back after each clip, malloc arenas are capped and big buffers are
+mapped on their own (glibc)."""
 
 from __future__ import annotations
 
@@ -45,6 +46,55 @@ def test_arena_cap_follows_the_environment(monkeypatch):
     assert native_memory.limit_arenas() == 4
     monkeypatch.delenv("EMOGUIDE_MALLOC_ARENAS")
     assert native_memory.limit_arenas() == native_memory.DEFAULT_ARENAS
+
+
+_MMAPPED_AFTER_A_BIG_FREE = """
+import ctypes, json
+import numpy as np
+from emoguide.pipeline import native_memory
+fixed = native_memory.fix_mmap_threshold()
+class Info(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                "fsmblks", "uordblks", "fordblks", "keepcost")]
+libc = native_memory._glibc()
+libc.mallinfo2.restype = Info
+big = np.ones(24 << 18, np.float32)  # 24 MiB, mmapped either way; freeing it raises glibc's dynamic threshold
+del big
+before = libc.mallinfo2().hblks
+block = np.ones(3 << 20, np.float32)  # 12 MiB: an analysis-sized transient (Whisper's features)
+print(json.dumps({"fixed": fixed, "mmapped": libc.mallinfo2().hblks - before}))
+"""
+
+
+@glibc_only
+@pytest.mark.parametrize("setting, mmapped", [("8388608", 1), ("1048576", 1), (None, 0), ("0", 0)])
+def test_fixed_mmap_threshold_keeps_big_transients_out_of_the_heap(setting, mmapped):
+    """With glibc's dynamic threshold (the default) a 12 MiB buffer allocated after a 24 MiB one was
+    freed comes from the heap (where, interleaved with what outlives it, such buffers fragmented long
+    runs); with a fixed threshold asked for it is mapped on its own and unmapped when freed."""
+    import json
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k not in ("MALLOC_MMAP_THRESHOLD_", "GLIBC_TUNABLES")}
+    env.pop("EMOGUIDE_MMAP_THRESHOLD", None)
+    if setting is not None:
+        env["EMOGUIDE_MMAP_THRESHOLD"] = setting
+    try:
+        out = subprocess.run([sys.executable, "-c", _MMAPPED_AFTER_A_BIG_FREE], env=env, capture_output=True,
+                             text=True, check=True, timeout=120).stdout
+    except subprocess.CalledProcessError as exc:
+        if "mallinfo2" in exc.stderr:
+            pytest.skip("glibc older than 2.33 (no mallinfo2)")
+        raise
+    result = json.loads(out.splitlines()[-1])
+    assert result == {"fixed": int(setting) if mmapped else None, "mmapped": mmapped}
+
+
+@glibc_only
+def test_the_users_own_glibc_threshold_stands(monkeypatch):
+    monkeypatch.setenv("EMOGUIDE_MMAP_THRESHOLD", "1048576")
+    monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.mmap_threshold=65536")
+    assert native_memory.fix_mmap_threshold() is None
 
 
 def _analyse_one_clip(media: Path, seconds: float, settings=None) -> str:
@@ -105,6 +155,7 @@ def test_other_platforms_are_left_alone(monkeypatch):
     try:
         assert native_memory._glibc() is None
         assert native_memory.limit_arenas() is None and native_memory.release_freed_memory() is False
+        assert native_memory.fix_mmap_threshold() is None
     finally:
         native_memory._glibc.cache_clear()
 

@@ -25,7 +25,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Load the models once and serve analysis requests from editing-host plugins over ZeroMQ "
                     "(and a WebSocket bridge for Premiere). See docs/protocol.md and docs/plugins.md.",
         epilog="examples:\n  emoguide serve\n  emoguide serve --port 0 --ws-port 0 --connection-file /tmp/emo.json\n"
-               "  emoguide serve --device cuda --max-queue 4",
+               "  emoguide serve --device cuda --max-queue 4\n"
+               "  EMOGUIDE_MMAP_THRESHOLD=1048576 emoguide serve   # a lower peak over hours of media for\n"
+               "                                                  # ~15-20 % more time (docs/performance.md)",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--connection-file", type=Path,
                    help="where to write ports and key (default ~/.config/emoguide/connection.json or "

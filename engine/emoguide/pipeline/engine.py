@@ -62,9 +62,10 @@ class Engine:
              parallel_modalities: bool = True) -> "Engine":
         """``torch_threads``: intra-op threads for the torch models (default :func:`default_torch_threads`,
         split between the picture and sound threads when ``parallel_modalities``)."""
-        from emoguide.pipeline.native_memory import limit_arenas, limit_kernel_cache
+        from emoguide.pipeline.native_memory import fix_mmap_threshold, limit_arenas, limit_kernel_cache
 
         limit_arenas()  # before the first analysis thread exists: see pipeline/native_memory.py
+        fix_mmap_threshold()  # before the first analysis buffers: the same module
         limit_kernel_cache()  # before the first model runs: the same module
         engine = cls(device=pick_device(device), parallel_modalities=parallel_modalities)
         for name in modalities:

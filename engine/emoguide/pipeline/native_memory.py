@@ -16,9 +16,9 @@ with the detector's activations) and each 120 s sound block leaves free holes th
 the next one does not quite fit, and a long clip's peak crept up chunk after chunk.
 So the trim also runs after every video chunk and every sound block (a few
 milliseconds each): three 60 s clips peaked at 1,447-1,501 MiB with trims between
-clips only and 1,277-1,398 MiB with them, in the same time. A fixed mmap threshold
-(every large buffer straight back to the system when freed) kept the peak lower
-still (1,102-1,116 MiB on two clips) but cost 30-40 % more time in page faults: not taken.
+clips only and 1,277-1,398 MiB with them, in the same time. Over hours the holes
+still multiply; :func:`fix_mmap_threshold` can keep big buffers out of the heap
+altogether, at a price in time (so it is off unless asked for).
 
 The cap has a price: the 10-minute benchmark ran 7 % slower with it (192.7 vs
 180.1 s) for 7 % less peak memory (1,833 vs 1,979 MiB; the trim alone did most
@@ -47,8 +47,10 @@ import sys
 
 log = logging.getLogger(__name__)
 
-M_ARENA_MAX = -8  # glibc's mallopt parameter number
+M_ARENA_MAX = -8  # glibc's mallopt parameter numbers
+M_MMAP_THRESHOLD = -3
 DEFAULT_ARENAS = 2
+DEFAULT_MMAP_THRESHOLD = 0  # bytes; 0: glibc's own dynamic threshold (see fix_mmap_threshold)
 DEFAULT_KERNEL_CACHE = 256  # oneDNN kernels kept (its own default: 1,024)
 
 
@@ -72,6 +74,36 @@ def limit_arenas() -> int | None:
         return None
     if libc.mallopt(M_ARENA_MAX, wanted) != 1:
         log.debug("mallopt(M_ARENA_MAX, %d) refused", wanted)
+        return None
+    return wanted
+
+
+def fix_mmap_threshold() -> int | None:
+    """Serve buffers of ``$EMOGUIDE_MMAP_THRESHOLD`` bytes and more straight from the system, so
+    freeing one hands it back at once; the threshold set, or None if left alone (the default).
+
+    Why it exists: glibc starts at 128 KiB but raises its threshold to the
+    largest buffer freed so far (up to 32 MiB), and from then on carves the
+    analysis's big transients (Whisper's features, encoder activations, the
+    detector's pyramid) from the heap, between small results that outlive them.
+    Over hours the heap's holes multiply: the sound side of a 2-hour timeline
+    kept ~370 MiB in use clip after clip while the heap's free part grew
+    58 -> 180 MiB and the clips' peaks 898 -> 1,050 MiB (docs/performance.md,
+    twelfth pass). ``1048576`` (1 MiB) kept that sound side flat from its second
+    clip (peaks 855-863 MiB), but made the full analysis 9-20 % slower (every
+    buffer from 1 MiB up mapped fresh: page faults), and the full analysis of
+    2 hours still rose, if from lower (peak +689 vs +795 MiB). Hence off by
+    default: for a long-lived server where a lower peak is worth that time.
+    ``0``, or glibc's own ``MALLOC_MMAP_THRESHOLD_`` / ``GLIBC_TUNABLES`` set by
+    the user, leaves glibc alone.
+    """
+    libc = _glibc()
+    wanted = int(os.environ.get("EMOGUIDE_MMAP_THRESHOLD", DEFAULT_MMAP_THRESHOLD))
+    users_own = "MALLOC_MMAP_THRESHOLD_" in os.environ or "mmap_threshold" in os.environ.get("GLIBC_TUNABLES", "")
+    if libc is None or wanted <= 0 or users_own:
+        return None
+    if libc.mallopt(M_MMAP_THRESHOLD, wanted) != 1:
+        log.debug("mallopt(M_MMAP_THRESHOLD, %d) refused", wanted)
         return None
     return wanted
 
