@@ -89,8 +89,31 @@ def peak_rss_mb() -> float:
     return kib / 1024.0 if sys.platform != "darwin" else kib / 1024.0 / 1024.0
 
 
+def heap_mb() -> tuple[float, float, float] | None:
+    """glibc's own account of its memory: (MiB in use in the heap, MiB free in the heap but not
+    handed back, MiB in buffers mapped on their own, above the mmap threshold); None elsewhere.
+
+    Why: RSS alone cannot tell memory still referenced from a fragmented heap's free holes, nor
+    malloc's memory from what libraries map themselves; the twelfth pass in docs/performance.md
+    found the heap's free part rising over long runs."""
+    import ctypes
+
+    class Info(ctypes.Structure):
+        _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                    "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallinfo2.restype = Info
+    except (OSError, AttributeError):  # not glibc, or glibc < 2.33
+        return None
+    info = libc.mallinfo2()
+    return info.uordblks / 2**20, info.fordblks / 2**20, info.hblkhd / 2**20
+
+
 class RssTrace:
-    """RSS sampled every ``interval_s`` in a background thread while the block runs (Linux; elsewhere empty).
+    """RSS sampled every ``interval_s`` in a background thread while the block runs (Linux; elsewhere empty),
+    and glibc's heap (:func:`heap_mb`) every ``heap_every`` samples.
 
     Why beside the peak: a run's peak is the moment its largest transients coincide (a video chunk's
     frames while a sound block transcribes), and a longer run has more chances for that, so a peak
@@ -98,20 +121,24 @@ class RssTrace:
     the same level. The trace's tenths of the run show which one it is.
     """
 
-    def __init__(self, interval_s: float = 0.02):
+    def __init__(self, interval_s: float = 0.02, heap_every: int = 12):
         import threading
 
-        self.interval_s, self.samples = interval_s, []
+        self.interval_s, self.heap_every, self.samples, self.heap = interval_s, heap_every, [], []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         try:
             page = os.sysconf("SC_PAGE_SIZE") / 2**20
+            heap = heap_mb() is not None
             with open("/proc/self/statm") as statm:
                 while not self._stop.is_set():
                     statm.seek(0)
-                    self.samples.append((time.perf_counter(), int(statm.read().split()[1]) * page))
+                    now, rss = time.perf_counter(), int(statm.read().split()[1]) * page
+                    self.samples.append((now, rss))
+                    if heap and len(self.samples) % self.heap_every == 1:
+                        self.heap.append((now, *heap_mb()))
                     self._stop.wait(self.interval_s)
         except (OSError, ValueError, IndexError):
             self.samples.clear()  # no /proc (macOS, Windows): no trace rather than a wrong one
@@ -125,16 +152,28 @@ class RssTrace:
         self._thread.join()
 
     def tenths(self, base_mb: float = 0.0) -> dict[str, list[float]]:
-        """Median and maximum RSS (MiB over ``base_mb``) in each tenth of the traced time."""
+        """Median and maximum RSS (MiB over ``base_mb``) in each tenth of the traced time, and where
+        glibc reports them the medians (MiB) of :func:`heap_mb`'s three parts. Those are sizes, not
+        resident pages (a mapped buffer not yet written, heap pages trimmed back): read their
+        changes through the run against the RSS's, not their sum against it."""
         import numpy as np
 
         if len(self.samples) < 10:
             return {"median": [], "max": []}
         t, rss = (np.asarray(c, float) for c in zip(*self.samples))
-        part = np.minimum(((t - t[0]) / max(t[-1] - t[0], 1e-9) * 10).astype(int), 9)
-        rows = [rss[part == k] - base_mb for k in range(10)]
-        return {"median": [round(float(np.median(r)), 1) if len(r) else float("nan") for r in rows],
-                "max": [round(float(r.max()), 1) if len(r) else float("nan") for r in rows]}
+        t0, span = t[0], max(t[-1] - t[0], 1e-9)
+
+        def by_tenth(times, values, reduce, base=0.0):
+            part = np.minimum(((times - t0) / span * 10).astype(int), 9)
+            return [round(float(reduce(values[part == k])) - base, 1) if (part == k).any() else float("nan")
+                    for k in range(10)]
+
+        out = {"median": by_tenth(t, rss, np.median, base_mb), "max": by_tenth(t, rss, np.max, base_mb)}
+        if len(self.heap) >= 10:
+            ht, in_use, free, mapped = (np.asarray(c, float) for c in zip(*self.heap))
+            out["heap_in_use"], out["heap_free"] = by_tenth(ht, in_use, np.median), by_tenth(ht, free, np.median)
+            out["mapped"] = by_tenth(ht, mapped, np.median)
+        return out
 
 
 def percentile(values, q: float) -> float:

@@ -39,14 +39,14 @@ CLIP_COUNTS = (10, 100, 1000)
 SEGMENT_S = 60.0
 
 
-def child(timeline: Path, device: str | None) -> None:
+def child(timeline: Path, device: str | None, modalities: str) -> None:
     """Run inside the child: load, analyse once, print one JSON line."""
     from emoguide.pipeline.analyze import analyze_timeline
     from emoguide.pipeline.engine import Engine
     from emoguide.timeline.mapping import load_timeline
 
     with _common.Timer() as load:
-        engine = Engine.load(device=device)
+        engine = Engine.load(device=device, modalities=tuple(modalities.split(",")))
     rss_loaded = _common.peak_rss_mb()
     tl = load_timeline(timeline)
     with _common.Timer() as run, _common.RssTrace() as trace:
@@ -80,14 +80,17 @@ def main() -> None:
                    help="skip points with less used media than this many minutes (to run long points separately)")
     p.add_argument("--max-clips", type=int, default=1000, help="skip points with more clips (default 1000)")
     p.add_argument("--short-clip-s", type=float, default=1.0, help="clip length of the clip-count series (default 1 s)")
+    p.add_argument("--modalities", default="face,voice,text",
+                   help="recognisers to load (default all); e.g. voice,text for the sound side alone")
     p.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
-        child(args.child, args.device)
+        child(args.child, args.device, args.modalities)
         return
     _common.print_machine("bench_scale: time and peak memory vs timeline length and clip count", args.device)
     segment = _media.face_media(args.work, (640, 360), "libx264", SEGMENT_S, gop_s=10.0)
     print(f"media           {segment.name}: 640×360 H.264, GOP 10 s, speech + faces; longer files are remuxed loops")
+    print(f"modalities      {args.modalities}")
     print(f"limits          --min-media {args.min_media:g} min, --max-media {args.max_media:g} min, "
           f"--max-clips {args.max_clips}\n")
     header = (f"{'series':7} {'clips':>6} {'used media':>11} {'wall s':>8} {'s per media s':>14} {'× real time':>12} "
@@ -103,7 +106,8 @@ def main() -> None:
         clips = [(media, k * spacing, clip_s) for k in range(n)]
         timeline = _media.write_timeline(args.work / f"scale_{series}_{n}_{int(media_s)}s.otio", f"scale {series} {n}", clips)
         load0 = _common.load_average().split()[0]
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(timeline), "--work", str(args.work)]
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(timeline), "--work", str(args.work),
+               "--modalities", args.modalities]
         if args.device:
             cmd += ["--device", args.device]
         out = subprocess.run(cmd, capture_output=True, text=True)
@@ -120,6 +124,10 @@ def main() -> None:
         if tenths.get("median"):  # the level through the run, not only its highest moment
             print(f"{'':26} RSS growth by tenths of the run, median: {_row(tenths['median'])}\n"
                   f"{'':26} {'':28}max: {_row(tenths['max'])}", flush=True)
+        if tenths.get("heap_in_use"):  # what is still referenced vs the heap's free holes (glibc)
+            print(f"{'':26} heap in use by tenths, median: {_row(tenths['heap_in_use'])}\n"
+                  f"{'':26} heap free (not handed back): {_row(tenths['heap_free'])}\n"
+                  f"{'':26} mapped alone (big buffers):  {_row(tenths['mapped'])}", flush=True)
 
 
 def _row(values) -> str:
