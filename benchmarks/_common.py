@@ -111,9 +111,46 @@ def heap_mb() -> tuple[float, float, float] | None:
     return info.uordblks / 2**20, info.fordblks / 2**20, info.hblkhd / 2**20
 
 
+MAPPING_KINDS = ("brk", "arenas", "anon", "file")
+_ARENA_ALIGN = 64 * 2**20  # glibc's HEAP_MAX_SIZE on 64-bit: thread heaps start on this boundary
+
+
+def resident_by_kind() -> dict[str, float] | None:
+    """Resident MiB of this process by kind of mapping (``/proc/self/smaps``; None where there is none).
+
+    ``brk``: the main heap; ``arenas``: glibc's thread heaps (anonymous, starting on a 64 MiB
+    boundary); ``anon``: every other anonymous map (buffers malloc or a library mapped on their own,
+    thread stacks, shared anonymous memory); ``file``: file-backed maps (libraries, weights read by mmap), their copied-on-write
+    pages included. Why: RSS with glibc's counts could not say where the full analysis's rise over two
+    hours lives (docs/performance.md, twelfth pass). Costs a few milliseconds per call: sample it
+    seconds apart, not every RSS sample."""
+    out = dict.fromkeys(MAPPING_KINDS, 0.0)
+    kind = "anon"
+    try:
+        with open("/proc/self/smaps") as smaps:
+            for line in smaps:
+                head = line.split(None, 5)
+                if "-" in head[0] and len(head) >= 5 and ":" not in head[0]:  # a mapping's header line
+                    path = head[5].strip() if len(head) > 5 else ""
+                    if path == "[heap]":
+                        kind = "brk"
+                    elif not path:
+                        kind = "arenas" if int(head[0].split("-")[0], 16) % _ARENA_ALIGN == 0 else "anon"
+                    elif path.startswith(("[", "/dev/zero", "/memfd:")):  # stacks, shared anonymous memory
+                        kind = "anon"
+                    else:
+                        kind = "file"
+                elif head[0] == "Rss:":
+                    out[kind] += int(head[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return out
+
+
 class RssTrace:
     """RSS sampled every ``interval_s`` in a background thread while the block runs (Linux; elsewhere empty),
-    and glibc's heap (:func:`heap_mb`) every ``heap_every`` samples.
+    glibc's heap (:func:`heap_mb`) every ``heap_every`` samples and, if ``smaps_every``, RSS by kind
+    of mapping (:func:`resident_by_kind`) every ``smaps_every`` samples.
 
     Why beside the peak: a run's peak is the moment its largest transients coincide (a video chunk's
     frames while a sound block transcribes), and a longer run has more chances for that, so a peak
@@ -121,10 +158,11 @@ class RssTrace:
     the same level. The trace's tenths of the run show which one it is.
     """
 
-    def __init__(self, interval_s: float = 0.02, heap_every: int = 12):
+    def __init__(self, interval_s: float = 0.02, heap_every: int = 12, smaps_every: int = 0):
         import threading
 
         self.interval_s, self.heap_every, self.samples, self.heap = interval_s, heap_every, [], []
+        self.smaps_every, self.kinds = smaps_every, []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -139,6 +177,10 @@ class RssTrace:
                     self.samples.append((now, rss))
                     if heap and len(self.samples) % self.heap_every == 1:
                         self.heap.append((now, *heap_mb()))
+                    if self.smaps_every and len(self.samples) % self.smaps_every == 1:
+                        kinds = resident_by_kind()
+                        if kinds:
+                            self.kinds.append((now, *(kinds[k] for k in MAPPING_KINDS)))
                     self._stop.wait(self.interval_s)
         except (OSError, ValueError, IndexError):
             self.samples.clear()  # no /proc (macOS, Windows): no trace rather than a wrong one
@@ -155,7 +197,8 @@ class RssTrace:
         """Median and maximum RSS (MiB over ``base_mb``) in each tenth of the traced time, and where
         glibc reports them the medians (MiB) of :func:`heap_mb`'s three parts. Those are sizes, not
         resident pages (a mapped buffer not yet written, heap pages trimmed back): read their
-        changes through the run against the RSS's, not their sum against it."""
+        changes through the run against the RSS's, not their sum against it. Where traced, the
+        medians of :func:`resident_by_kind` (``rss_brk``, ``rss_arenas``, ...): resident, summable."""
         import numpy as np
 
         if len(self.samples) < 10:
@@ -173,6 +216,10 @@ class RssTrace:
             ht, in_use, free, mapped = (np.asarray(c, float) for c in zip(*self.heap))
             out["heap_in_use"], out["heap_free"] = by_tenth(ht, in_use, np.median), by_tenth(ht, free, np.median)
             out["mapped"] = by_tenth(ht, mapped, np.median)
+        if len(self.kinds) >= 10:
+            kt, *columns = (np.asarray(c, float) for c in zip(*self.kinds))
+            for name, column in zip(MAPPING_KINDS, columns):
+                out[f"rss_{name}"] = by_tenth(kt, column, np.median)
         return out
 
 

@@ -20,6 +20,7 @@ Series (default settings throughout):
     python benchmarks/bench_scale.py                      # everything up to --max-media 30 min
     python benchmarks/bench_scale.py --max-media 120      # include 1 h and 2 h (slow on 2 cores)
     python benchmarks/bench_scale.py --series clips --max-clips 100
+    python benchmarks/bench_scale.py --series length --min-media 120 --max-media 120 --smaps
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ CLIP_COUNTS = (10, 100, 1000)
 SEGMENT_S = 60.0
 
 
-def child(timeline: Path, device: str | None, modalities: str) -> None:
+def child(timeline: Path, device: str | None, modalities: str, smaps: bool) -> None:
     """Run inside the child: load, analyse once, print one JSON line."""
     from emoguide.pipeline.analyze import analyze_timeline
     from emoguide.pipeline.engine import Engine
@@ -49,7 +50,7 @@ def child(timeline: Path, device: str | None, modalities: str) -> None:
         engine = Engine.load(device=device, modalities=tuple(modalities.split(",")))
     rss_loaded = _common.peak_rss_mb()
     tl = load_timeline(timeline)
-    with _common.Timer() as run, _common.RssTrace() as trace:
+    with _common.Timer() as run, _common.RssTrace(smaps_every=150 if smaps else 0) as trace:
         result = analyze_timeline(tl, base_dir=timeline.parent, engine=engine)
     ok = sum(c.status == "ok" for c in result.clips)
     print(json.dumps({"load_s": load.s, "analyze_s": run.s, "rss_loaded_mb": rss_loaded,
@@ -82,10 +83,13 @@ def main() -> None:
     p.add_argument("--short-clip-s", type=float, default=1.0, help="clip length of the clip-count series (default 1 s)")
     p.add_argument("--modalities", default="face,voice,text",
                    help="recognisers to load (default all); e.g. voice,text for the sound side alone")
+    p.add_argument("--smaps", action="store_true",
+                   help="also trace resident memory by kind of mapping (main heap, thread heaps, other anonymous "
+                        "maps, files) every 3 s, to see where a rising level lives")
     p.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
-        child(args.child, args.device, args.modalities)
+        child(args.child, args.device, args.modalities, args.smaps)
         return
     _common.print_machine("bench_scale: time and peak memory vs timeline length and clip count", args.device)
     segment = _media.face_media(args.work, (640, 360), "libx264", SEGMENT_S, gop_s=10.0)
@@ -107,7 +111,7 @@ def main() -> None:
         timeline = _media.write_timeline(args.work / f"scale_{series}_{n}_{int(media_s)}s.otio", f"scale {series} {n}", clips)
         load0 = _common.load_average().split()[0]
         cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(timeline), "--work", str(args.work),
-               "--modalities", args.modalities]
+               "--modalities", args.modalities] + (["--smaps"] if args.smaps else [])
         if args.device:
             cmd += ["--device", args.device]
         out = subprocess.run(cmd, capture_output=True, text=True)
@@ -128,6 +132,10 @@ def main() -> None:
             print(f"{'':26} heap in use by tenths, median: {_row(tenths['heap_in_use'])}\n"
                   f"{'':26} heap free (not handed back): {_row(tenths['heap_free'])}\n"
                   f"{'':26} mapped alone (big buffers):  {_row(tenths['mapped'])}", flush=True)
+        if tenths.get("rss_brk"):  # resident by kind of mapping (--smaps): where a rising level lives
+            print("\n".join(f"{'':26} resident, {name + ':':23}{_row(tenths['rss_' + kind])}" for kind, name in
+                             (("brk", "main heap"), ("arenas", "thread heaps"), ("anon", "other anonymous"),
+                              ("file", "files"))), flush=True)
 
 
 def _row(values) -> str:

@@ -103,3 +103,20 @@ def test_rss_trace_shows_where_in_the_run_memory_was_held():
     tenths = trace.tenths(base)
     assert len(tenths["median"]) == len(tenths["max"]) == 10
     assert max(tenths["max"][:4]) < 16 and min(tenths["median"][6:]) > 48
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="mappings are read from /proc")
+def test_resident_by_kind_adds_up_to_rss_and_puts_a_mapped_buffer_under_anonymous():
+    def rss_mb() -> float:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) / 1024 for line in status if line.startswith("VmRSS:"))
+
+    before, rss = _common.resident_by_kind(), rss_mb()
+    assert set(before) == set(_common.MAPPING_KINDS)
+    assert abs(sum(before.values()) - rss) < 0.05 * rss + 4  # the same pages, counted by mapping
+    assert before["file"] > 1  # python itself and its libraries
+    held = np.ones(6 * 2**20)  # 48 MiB: above glibc's largest mmap threshold, so malloc maps it on its own
+    after = _common.resident_by_kind()
+    del held
+    assert after["anon"] - before["anon"] > 44
+    assert abs(after["brk"] - before["brk"]) < 8 and abs(after["file"] - before["file"]) < 8
