@@ -111,19 +111,20 @@ def heap_mb() -> tuple[float, float, float] | None:
     return info.uordblks / 2**20, info.fordblks / 2**20, info.hblkhd / 2**20
 
 
-MAPPING_KINDS = ("brk", "arenas", "anon", "file")
-_ARENA_ALIGN = 64 * 2**20  # glibc's HEAP_MAX_SIZE on 64-bit: thread heaps start on this boundary
+MAPPING_KINDS = ("brk", "anon", "file")
 
 
 def resident_by_kind() -> dict[str, float] | None:
     """Resident MiB of this process by kind of mapping (``/proc/self/smaps``; None where there is none).
 
-    ``brk``: the main heap; ``arenas``: glibc's thread heaps (anonymous, starting on a 64 MiB
-    boundary); ``anon``: every other anonymous map (buffers malloc or a library mapped on their own,
-    thread stacks, shared anonymous memory); ``file``: file-backed maps (libraries, weights read by mmap), their copied-on-write
-    pages included. Why: RSS with glibc's counts could not say where the full analysis's rise over two
-    hours lives (docs/performance.md, twelfth pass). Costs a few milliseconds per call: sample it
-    seconds apart, not every RSS sample."""
+    ``brk``: the main heap; ``anon``: every other anonymous map (glibc's thread heaps, buffers malloc
+    or a library mapped on their own, Python's object arenas, thread stacks, shared anonymous memory);
+    ``file``: file-backed maps (libraries, weights read by mmap), their copied-on-write pages
+    included. Thread heaps are not told apart: the kernel merges neighbouring anonymous maps, so a
+    64 MiB-aligned start finds some and misses others (tried: docs/performance.md, thirteenth pass);
+    :func:`heap_mb` counts every arena, which is how to tell the heap from the rest. Why: RSS with
+    glibc's counts could not say where the full analysis's rise over two hours lives
+    (docs/performance.md, twelfth pass). Costs ~10 ms per call: sample it seconds apart."""
     out = dict.fromkeys(MAPPING_KINDS, 0.0)
     kind = "anon"
     try:
@@ -134,9 +135,7 @@ def resident_by_kind() -> dict[str, float] | None:
                     path = head[5].strip() if len(head) > 5 else ""
                     if path == "[heap]":
                         kind = "brk"
-                    elif not path:
-                        kind = "arenas" if int(head[0].split("-")[0], 16) % _ARENA_ALIGN == 0 else "anon"
-                    elif path.startswith(("[", "/dev/zero", "/memfd:")):  # stacks, shared anonymous memory
+                    elif not path or path.startswith(("[", "/dev/zero", "/memfd:")):  # stacks, shared memory
                         kind = "anon"
                     else:
                         kind = "file"
@@ -198,7 +197,7 @@ class RssTrace:
         glibc reports them the medians (MiB) of :func:`heap_mb`'s three parts. Those are sizes, not
         resident pages (a mapped buffer not yet written, heap pages trimmed back): read their
         changes through the run against the RSS's, not their sum against it. Where traced, the
-        medians of :func:`resident_by_kind` (``rss_brk``, ``rss_arenas``, ...): resident, summable."""
+        medians of :func:`resident_by_kind` (``rss_brk``, ``rss_anon``, ``rss_file``): resident, summable."""
         import numpy as np
 
         if len(self.samples) < 10:

@@ -84,8 +84,8 @@ def main() -> None:
     p.add_argument("--modalities", default="face,voice,text",
                    help="recognisers to load (default all); e.g. voice,text for the sound side alone")
     p.add_argument("--smaps", action="store_true",
-                   help="also trace resident memory by kind of mapping (main heap, thread heaps, other anonymous "
-                        "maps, files) every 3 s, to see where a rising level lives")
+                   help="also trace resident memory by kind of mapping (main heap, other anonymous maps, files) "
+                        "every 3 s, to see where a rising level lives")
     p.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
@@ -134,8 +134,7 @@ def main() -> None:
                   f"{'':26} mapped alone (big buffers):  {_row(tenths['mapped'])}", flush=True)
         if tenths.get("rss_brk"):  # resident by kind of mapping (--smaps): where a rising level lives
             print("\n".join(f"{'':26} resident, {name + ':':23}{_row(tenths['rss_' + kind])}" for kind, name in
-                             (("brk", "main heap"), ("arenas", "thread heaps"), ("anon", "other anonymous"),
-                              ("file", "files"))), flush=True)
+                             (("brk", "main heap"), ("anon", "other anonymous"), ("file", "files"))), flush=True)
 
 
 def _row(values) -> str:
