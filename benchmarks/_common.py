@@ -96,18 +96,11 @@ def heap_mb() -> tuple[float, float, float] | None:
     Why: RSS alone cannot tell memory still referenced from a fragmented heap's free holes, nor
     malloc's memory from what libraries map themselves; the twelfth pass in docs/performance.md
     found the heap's free part rising over long runs."""
-    import ctypes
+    from emoguide.pipeline.native_memory import mallinfo
 
-    class Info(ctypes.Structure):
-        _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
-                                                    "fsmblks", "uordblks", "fordblks", "keepcost")]
-
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallinfo2.restype = Info
-    except (OSError, AttributeError):  # not glibc, or glibc < 2.33
+    info = mallinfo()
+    if info is None:  # not glibc, or glibc < 2.33
         return None
-    info = libc.mallinfo2()
     return info.uordblks / 2**20, info.fordblks / 2**20, info.hblkhd / 2**20
 
 

@@ -49,20 +49,17 @@ def test_arena_cap_follows_the_environment(monkeypatch):
 
 
 _MMAPPED_AFTER_A_BIG_FREE = """
-import ctypes, json
+import json
 import numpy as np
 from emoguide.pipeline import native_memory
 fixed = native_memory.fix_mmap_threshold()
-class Info(ctypes.Structure):
-    _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
-                                                "fsmblks", "uordblks", "fordblks", "keepcost")]
-libc = native_memory._glibc()
-libc.mallinfo2.restype = Info
+if native_memory.mallinfo() is None:
+    raise SystemExit("no mallinfo2")
 big = np.ones(24 << 18, np.float32)  # 24 MiB, mmapped either way; freeing it raises glibc's dynamic threshold
 del big
-before = libc.mallinfo2().hblks
+before = native_memory.mallinfo().hblks
 block = np.ones(3 << 20, np.float32)  # 12 MiB: an analysis-sized transient (Whisper's features)
-print(json.dumps({"fixed": fixed, "mmapped": libc.mallinfo2().hblks - before}))
+print(json.dumps({"fixed": fixed, "mmapped": native_memory.mallinfo().hblks - before}))
 """
 
 

@@ -66,6 +66,25 @@ def _glibc():
     return libc
 
 
+class MallInfo2(ctypes.Structure):
+    """glibc's ``struct mallinfo2`` (2.33+): byte counts summed over every arena."""
+
+    _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                     "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
+def mallinfo() -> MallInfo2 | None:
+    """glibc's own account of the heap (``uordblks`` in use, ``fordblks`` free, ``hblks``/``hblkhd``
+    buffers mapped on their own), or None without glibc 2.33+. For the benchmarks and tests that
+    tell memory still referenced from a fragmented heap's holes; the engine never needs it."""
+    libc = _glibc()
+    mallinfo2 = getattr(libc, "mallinfo2", None) if libc is not None else None
+    if mallinfo2 is None:
+        return None
+    mallinfo2.restype = MallInfo2
+    return mallinfo2()
+
+
 def limit_arenas() -> int | None:
     """Cap glibc's malloc arenas (``$EMOGUIDE_MALLOC_ARENAS``, default 2); the cap set, or None if left alone."""
     libc = _glibc()
