@@ -55,8 +55,15 @@ def load_average() -> str:
 
 def machine_lines(device: str | None = None) -> list[str]:
     """What the numbers depend on: CPU, cores, threads, versions, load, date."""
-    import av
     import torch
+
+    try:
+        import av
+
+        pyav = (f"PyAV {av.__version__} (libx264 {'yes' if 'libx264' in av.codecs_available else 'no'}, "
+                f"libx265 {'yes' if 'libx265' in av.codecs_available else 'no'})")
+    except ImportError:  # a GPU machine sent only the repo and pre-decoded inputs (bench_inference --inputs)
+        pyav = "PyAV not installed"
 
     try:
         usable = len(os.sched_getaffinity(0))
@@ -69,9 +76,7 @@ def machine_lines(device: str | None = None) -> list[str]:
         f"cpu             {cpu_model()}, {os.cpu_count()} logical cores ({usable} usable), {mem_gb:.0f} GB RAM",
         f"gpu             {gpu}; device asked: {device or 'auto'}",
         f"threads         torch {torch.get_num_threads()} (interop {torch.get_num_interop_threads()})",
-        f"versions        python {platform.python_version()}, torch {torch.__version__}, PyAV {av.__version__} "
-        f"(libx264 {'yes' if 'libx264' in av.codecs_available else 'no'}, "
-        f"libx265 {'yes' if 'libx265' in av.codecs_available else 'no'})",
+        f"versions        python {platform.python_version()}, torch {torch.__version__}, {pyav}",
         f"load average    {load_average()} (1/5/15 min, at start)",
     ]
 

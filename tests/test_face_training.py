@@ -234,3 +234,28 @@ def test_restarts_stop_at_the_first_that_beats_no_earlier_epoch(tmp_path, monkey
     assert [c["seed"] for c in calls] == [7, 107, 207]  # the first cycle, then restarts 1 and 2; no third
     assert calls[2]["init"] == calls[1]["init"].parent / "restart-epochs2-lr0.001" / face.WEIGHTS_NAME
     assert member == calls[2]["init"].parent / "restart-epochs2-lr0.001" / face.WEIGHTS_NAME
+
+
+def test_members_trained_apart_come_back_one_file_each_and_combine_into_a_candidate(tmp_path, capsys):
+    """The GPU path: one process per SEED:WIDTH copies its member out (no combining), then they are combined here."""
+    from emoguide.training.face_ensemble import combine
+
+    data = fake_fer(tmp_path / "data")
+    returned = tmp_path / "returned"
+    for spec in ("0:4", "1:8"):
+        face.main(["--data", str(data), "--seeds", spec, "--epochs", "1", "--restarts", "0", "--batch", "8",
+                   "--threads", "1", "--members-out", str(returned), "--out", str(tmp_path / "never"),
+                   "--members-dir", str(tmp_path / "members"), "--cache-dir", str(tmp_path / "c")])
+    assert sorted(p.name for p in returned.iterdir()) == ["member-seed0-width4.pt", "member-seed1-width8.pt"]
+    assert not (tmp_path / "never").exists()  # nothing combined where the members were trained
+    assert "wrote " in capsys.readouterr().out
+    one = torch.load(returned / "member-seed1-width8.pt", map_location="cpu", weights_only=False)
+    assert one["width"] == 8 and one["recipe"]["seed"] == 1
+
+    out = combine(sorted(returned.iterdir()), data, tmp_path / "cand" / face.WEIGHTS_NAME, tmp_path / "c")
+    public = face.evaluate(data, weights=out, cache_dir=tmp_path / "c", split="PublicTest")
+    private = face.evaluate(data, weights=out, cache_dir=tmp_path / "c")
+    assert public.task.startswith("face: FER2013 PublicTest") and private.task.startswith("face: FER2013 PrivateTest")
+    assert public.n == private.n == 14
+    with pytest.raises(ValueError, match="split must be one of"):
+        face.evaluate(data, weights=out, cache_dir=tmp_path / "c", split="Test")

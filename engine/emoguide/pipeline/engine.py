@@ -81,7 +81,10 @@ class Engine:
         engine.fusion = default_fusion(fusion)
         # the per-frame/per-window statistics pull in scipy.signal: 1.4 s on first import, which would
         # otherwise land in the first clip of every run (and the first request a server answers)
-        importlib.import_module("emoguide.media.stats")
+        try:
+            importlib.import_module("emoguide.media.stats")
+        except ImportError as exc:  # no PyAV: the models still run on arrays decoded elsewhere (bench_inference --inputs)
+            log.warning("media decoding unavailable: %s", exc)
         if engine.device == "cpu":  # after loading: CTranslate2 resets the OpenMP thread count it shares with torch
             import torch
 

@@ -242,18 +242,21 @@ def _best_public_acc(member: dict) -> float:
 
 
 def evaluate(data_dir: Path, tta: bool = True, weights: Path | None = None,
-             cache_dir: Path = FER_CACHE, int8: bool = True) -> ClassificationReport:
+             cache_dir: Path = FER_CACHE, int8: bool = True, split: str = "PrivateTest") -> ClassificationReport:
     """PrivateTest metrics as shipped: flip test-time augmentation, int8 on the CPU (``int8=False``: the float nets).
 
     Of the shipped, checksum-verified weights by default; of ``weights`` when given (a file just
     trained with ``--out`` elsewhere, so a candidate can be judged before it replaces the shipped one).
+    ``split="PublicTest"`` scores the selection split instead: the one a candidate may be chosen on.
     """
     from emoguide.recognition.face.expression import load_expression_net
 
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
     model = load_expression_net("cpu", weights, int8=int8)
-    x, y = load_split(data_dir, "PrivateTest", cache_dir)
+    x, y = load_split(data_dir, split, cache_dir)
     how = ", ".join((["flip TTA"] if tta else []) + (["int8"] if model.int8_members else ["float"]))
-    return classification_report(f"face: FER2013 PrivateTest (official split, {how})", y,
+    return classification_report(f"face: FER2013 {split} (official split, {how})", y,
                                  predict(model, x, tta=tta), LABELS)
 
 
@@ -299,6 +302,18 @@ def train_members(args) -> list[Path]:
     return files
 
 
+def copy_member(path: Path, folder: Path, seed: int, width: int) -> Path:
+    """``folder/member-seed{seed}-width{width}.pt``, a copy of a finished member, written atomically."""
+    import shutil
+
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / f"member-seed{seed}-width{width}.pt"
+    tmp = out.with_suffix(".partial")
+    shutil.copyfile(path, tmp)
+    tmp.replace(out)
+    return out
+
+
 def member_spec(text: str) -> tuple[int, int | None]:
     """``"5"`` → (5, None): seed 5 at ``--width``; ``"5:32"`` → (5, 32): seed 5 at width 32 (mixed ensembles)."""
     seed, colon, width = text.partition(":")
@@ -341,11 +356,19 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--cache-dir", type=Path, default=FER_CACHE, help="where decoded splits are cached")
     p.add_argument("--no-eval", action="store_true",
                    help="skip PrivateTest (a GPU machine that was sent Training and PublicTest only)")
+    p.add_argument("--members-out", type=Path, default=None,
+                   help="copy each finished member here as member-seedS-widthW.pt and stop (no combining: "
+                        "members trained in parallel on a GPU machine are combined where they are judged)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     from emoguide.training.face_ensemble import combine
 
     files = train_members(args)
+    if args.members_out is not None:
+        for spec, path in zip(args.seeds, files):
+            seed, width = spec if isinstance(spec, tuple) else (spec, None)
+            print(f"wrote {copy_member(path, args.members_out, seed, width or args.width)}")
+        return
     out = combine(files, args.data, args.out / WEIGHTS_NAME, args.cache_dir)
     print(f"wrote {out} ({len(files)} members), sha256 {sha256_of(out)[:12]}")
     if not args.no_eval:

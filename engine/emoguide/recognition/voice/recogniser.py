@@ -44,6 +44,8 @@ class VoiceRecogniser(Recogniser):
         super().__init__()
         self.backbone, self.head, self.vad, self.affect = backbone, head, vad, affect
         self._modules = {"head": head} if affect is None else {"head": head, "affect": affect}
+        if isinstance(backbone, LayeredBackbone):  # its PyTorch encoder follows .to(device) too
+            self._modules["backbone"] = backbone
         self.device = device
         self.spec = RecogniserSpec(modality="voice", version=version, window_s=2.0, hop_s=1.0, sample_rate=16000)
 
@@ -65,7 +67,7 @@ class VoiceRecogniser(Recogniser):
                                f"voice_emotion.pt reads {_layer_name(head.encoder_layer)}; both heads pool the same "
                                "frames, so retrain the affect head (`emoguide train vad`)")
         if head.encoder_layer is not None:  # both heads read an earlier Whisper layer: CTranslate2's encoder idles
-            backbone = LayeredBackbone(backbone, head.encoder_layer, with_last=False)
+            backbone = LayeredBackbone(backbone, head.encoder_layer, with_last=False, device=device)
         # The shipped heads were trained and measured with the energy/flatness speech weights (see
         # voice_emotion.md); pinning the backend keeps an installed silero-vad from silently changing
         # the features they read. Retrain with Silero before switching this.

@@ -176,12 +176,15 @@ def log_mel(audio16k: np.ndarray, frames: int) -> np.ndarray:
     return np.ascontiguousarray(mel[:, : 2 * frames], dtype=np.float32)
 
 
-@functools.lru_cache(maxsize=1)
-def load_encoder() -> WhisperEncoder:
-    """The process-wide PyTorch encoder (float32, CPU), read from the bundled ``model.bin``."""
+@functools.lru_cache(maxsize=2)
+def load_encoder(device: str = "cpu") -> WhisperEncoder:
+    """The process-wide PyTorch encoder (float32) on ``device``, read from the bundled ``model.bin``.
+
+    One copy per device: moving a shared copy in place would move it under every other user.
+    """
     from emoguide.recognition.voice.whisper_backbone import model_dir
 
-    return WhisperEncoder.from_ct2(model_dir() / "model.bin")
+    return WhisperEncoder.from_ct2(model_dir() / "model.bin").to(device)
 
 
 def encode_layers(audio16k: np.ndarray, encoder: WhisperEncoder | None = None, pad_to_30s: bool = False,
@@ -198,8 +201,8 @@ def encode_layers(audio16k: np.ndarray, encoder: WhisperEncoder | None = None, p
         raise ValueError("encode_layers takes at most 30 s; cut longer audio into chunks")
     mel = log_mel(audio16k, MAX_FRAMES if pad_to_30s else max(n, 1))
     with torch.inference_mode():
-        states = encoder(torch.from_numpy(mel)[None], upto=upto)
-    return torch.stack([s[0, :n] for s in states]).numpy()
+        states = encoder(torch.from_numpy(mel)[None].to(encoder.positions.device), upto=upto)
+        return torch.stack([s[0, :n] for s in states]).float().cpu().numpy()
 
 
 def encode_layer_chunked(audio16k: np.ndarray, layer: int, chunk_s: float = 4.0, hop_s: float = 2.0,
@@ -223,7 +226,8 @@ def encode_layer_chunked(audio16k: np.ndarray, layer: int, chunk_s: float = 4.0,
     if full:
         mels = np.stack([log_mel(audio[s * 320: (s + chunk) * 320], chunk) for s in full])
         with torch.inference_mode():
-            parts += list(zip(full, encoder(torch.from_numpy(mels), upto=layer)[layer].numpy()))
+            states = encoder(torch.from_numpy(mels).to(encoder.positions.device), upto=layer)[layer]
+            parts += list(zip(full, states.float().cpu().numpy()))  # one copy back per batch of chunks
     parts += [(s, encode_layers(audio[s * 320:], encoder, upto=layer)[layer]) for s in starts if s + chunk > n]
     for s, states in parts:
         lo = 0 if s == 0 else margin
@@ -248,10 +252,15 @@ class LayeredBackbone:
     """
 
     def __init__(self, base, layer: int, encoder: WhisperEncoder | None = None, chunk_s: float = 4.0,
-                 hop_s: float = 2.0, with_last: bool = True):
+                 hop_s: float = 2.0, with_last: bool = True, device: str = "cpu"):
         self.base, self.layer, self.chunk_s, self.hop_s = base, int(layer), chunk_s, hop_s
         self.with_last = with_last
-        self.encoder = encoder or load_encoder()
+        self.encoder = encoder or load_encoder(device)
+
+    def to(self, device: str) -> "LayeredBackbone":
+        """Run the PyTorch layers on ``device`` (the recogniser's ``.to`` cascades here); words stay where they are."""
+        self.encoder = load_encoder(str(device))
+        return self
 
     def __getattr__(self, name):
         return getattr(self.base, name)
