@@ -253,6 +253,15 @@ def test_members_trained_apart_come_back_one_file_each_and_combine_into_a_candid
     assert one["width"] == 8 and one["recipe"]["seed"] == 1
 
     out = combine(sorted(returned.iterdir()), data, tmp_path / "cand" / face.WEIGHTS_NAME, tmp_path / "c")
+    stored = torch.load(out, map_location="cpu", weights_only=False)["members"][1]["state_dict"]
+    assert {v.dtype for v in stored.values()} <= {torch.float16, torch.int64}  # float copies kept in half
+    from emoguide.recognition.face.expression import member_net
+
+    x = torch.rand(4, 1, 48, 48)
+    full, half = member_net(one), member_net({"width": 8, "state_dict": stored})
+    assert next(half.parameters()).dtype == torch.float32  # loaded back into float32 parameters
+    with torch.inference_mode():
+        assert torch.allclose(full(x).softmax(1), half(x).softmax(1), atol=5e-3)
     public = face.evaluate(data, weights=out, cache_dir=tmp_path / "c", split="PublicTest")
     private = face.evaluate(data, weights=out, cache_dir=tmp_path / "c")
     assert public.task.startswith("face: FER2013 PublicTest") and private.task.startswith("face: FER2013 PrivateTest")
