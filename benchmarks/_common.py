@@ -204,9 +204,16 @@ class RssTrace:
         t0, span = t[0], max(t[-1] - t[0], 1e-9)
 
         def by_tenth(times, values, reduce, base=0.0):
+            # a tenth with no sample (the sampler starved on a busy machine) reads the last sample
+            # before it: the value still standing then, rather than a hole in the table
             part = np.minimum(((times - t0) / span * 10).astype(int), 9)
-            return [round(float(reduce(values[part == k])) - base, 1) if (part == k).any() else float("nan")
-                    for k in range(10)]
+            out = []
+            for k in range(10):
+                here = values[part == k]
+                earlier = values[part < k]
+                value = reduce(here) if len(here) else (earlier[-1] if len(earlier) else float("nan"))
+                out.append(round(float(value) - base, 1))
+            return out
 
         out = {"median": by_tenth(t, rss, np.median, base_mb), "max": by_tenth(t, rss, np.max, base_mb)}
         if len(self.heap) >= 10:
