@@ -54,6 +54,28 @@ def test_the_face_recogniser_on_cuda_finds_the_same_face_and_reads_it_the_same()
     assert on_gpu.probs[1, happy] > on_gpu.probs[0, happy] + 0.1  # the smile (0.07 -> 0.24 on the CPU)
 
 
+def test_the_cascade_box_arithmetic_on_cuda_gives_the_cpu_answers():
+    """Suppression and crops run on the device there (the summed-area crops are the GPU's default)."""
+    from test_face_cascade_ops import random_boxes
+
+    from emoguide.recognition.face import cascade_ops
+
+    rng = np.random.default_rng(11)
+    for mode in ("union", "min"):
+        for _ in range(20):
+            boxes, scores, groups = random_boxes(rng, int(rng.integers(1, 300)), 8)
+            on_cpu = cascade_ops.batched_nms(boxes, scores, groups, 0.5, mode)
+            on_gpu = cascade_ops.batched_nms(boxes.cuda(), scores.cuda(), groups.cuda(), 0.5, mode)
+            assert on_gpu.is_cuda and on_gpu.cpu().tolist() == on_cpu.tolist()
+    planes = torch.from_numpy(smile_frames()).permute(0, 3, 1, 2).contiguous()
+    images = (planes.float() - cascade_ops.PIXEL_MEAN) * cascade_ops.PIXEL_SCALE
+    boxes = torch.tensor([[100.0, 40, 260, 200], [-20, -20, 60, 90], [300, 200, 520, 420]])
+    groups = torch.tensor([0, 1, 1])
+    by_box = cascade_ops.crops_by_box(images, groups, boxes, 48)
+    on_gpu = cascade_ops.crops(cascade_ops.summed_area(planes.cuda()), groups.cuda(), boxes.cuda(), 48)
+    assert on_gpu.is_cuda and torch.allclose(on_gpu.cpu(), by_box, atol=1e-5, rtol=0)
+
+
 def test_the_expression_nets_in_float_agree_across_devices():
     from emoguide.recognition.face.expression import load_expression_net
 

@@ -11,7 +11,8 @@ from conftest import EXAMPLES, copy_weights, flip_a_byte
 from emoguide.labels import LABEL_INDEX, NUM_CLASSES
 from emoguide.media.video import read_video_range
 from emoguide.recognition.base import WeightsError, verified_weights
-from emoguide.recognition.face.detector import FaceDetector, nms
+from emoguide.recognition.face.cascade_ops import nms
+from emoguide.recognition.face.detector import FaceDetector
 from emoguide.recognition.face.recogniser import FaceFrames, FaceRecogniser
 from emoguide.recognition.face.spotting import spot_brief_expressions
 from emoguide.recognition.face.tracker import Track, frame_boxes, link_tracks, track_boxes
