@@ -150,14 +150,17 @@ def test_batches_are_padded_to_few_lengths_without_changing_results(face):
 
     crops = np.random.default_rng(1).random((37, 48, 48), dtype=np.float32)
     with _batch_lengths([face.expression]) as seen:
-        padded = face.classify_crops(crops)
-    assert seen == [2 * padded_length(37)]  # each face and its mirror, both padded
+        padded = face.classify_crops(crops, mirror=False)
+        mirrored = face.classify_crops(crops, mirror=True)
+    assert seen == [padded_length(37), 2 * padded_length(37)]  # faces padded; with the mirror pass, both halves
     with torch.inference_mode():  # the same faces, unpadded, one at a time
         x = torch.from_numpy(crops).unsqueeze(1)
-        alone = np.stack([0.5 * (face.expression(x[i:i + 1]).softmax(1) +
-                                 face.expression(torch.flip(x[i:i + 1], dims=[3])).softmax(1))[0].numpy()
-                          for i in range(len(crops))])
+        alone = np.stack([face.expression(x[i:i + 1]).softmax(1)[0].numpy() for i in range(len(crops))])
+        flipped = np.stack([face.expression(torch.flip(x[i:i + 1], dims=[3])).softmax(1)[0].numpy()
+                            for i in range(len(crops))])
     np.testing.assert_allclose(padded, alone, atol=1e-5)
+    np.testing.assert_allclose(mirrored, 0.5 * (alone + flipped), atol=1e-5)
+    assert face.classify_crops(crops[:0]).shape == (0, 7)
 
     frames, _, _ = read_video_range(SMILE, 0, 1.0, sample_fps=4)
     detector = FaceDetector()
@@ -186,3 +189,14 @@ def test_key_frames_are_detected_a_few_at_a_time_with_the_same_results(face, mon
     for name, value in vars(few).items():  # boxes equal up to float rounding: oneDNN's kernels vary with batch size
         np.testing.assert_allclose(value, getattr(many, name), rtol=0, atol=1e-3 if name == "boxes" else 1e-6,
                                    err_msg=name)
+
+
+def test_the_mirror_setting_is_part_of_the_version_that_keys_caches(monkeypatch):
+    """Turning the mirror pass on or off changes every reading: cached results and fusion.md must see it."""
+    from emoguide.recognition.face import recogniser
+
+    monkeypatch.setattr(recogniser, "MIRROR_TTA", False)
+    without = FaceRecogniser.load("cpu").spec.version
+    monkeypatch.setattr(recogniser, "MIRROR_TTA", True)
+    with_mirror = FaceRecogniser.load("cpu").spec.version
+    assert without == with_mirror + "+nomirror"

@@ -286,10 +286,16 @@ def test_the_card_states_the_learned_fusions_standing_from_the_method_table():
     for method, present, missing in [("learned", 0.858, 0.745), ("early", 0.867, 0.742), ("late", 0.786, 0.677)]:
         table.rows += [[method, "all present", 3000, present], [method, "random missing", 3000, missing]]
     text = how_it_compares(["a unimodal report", table])
-    assert text.startswith("The learned fusion does **not** beat every baseline")
+    assert text.startswith("The learned fusion leads every baseline with modalities missing, **not** with all present:")
     assert "all modalities present it reaches 85.8%, behind early fusion 86.7% (+0.9 points) and ahead of " \
            "reliability-weighted late fusion 78.6%" in text
     assert "random modalities missing it reaches 74.5%, ahead of early fusion 74.2%" in text
-    table.rows[2][3] = 0.85  # early fusion below the learned one everywhere
-    assert how_it_compares([table]).startswith("The learned fusion leads every baseline")
+    table.rows[2][3] = 0.85  # early fusion below the learned one with all present, still ahead with some missing
+    table.rows[3][3] = 0.75
+    assert how_it_compares([table]).startswith(
+        "The learned fusion leads every baseline with all modalities present, **not** with modalities missing:")
+    table.rows[3][3] = 0.74  # below it everywhere
+    assert how_it_compares([table]).startswith("The learned fusion leads every baseline:")
+    table.rows[2][3], table.rows[3][3] = 0.87, 0.75  # ahead of it everywhere
+    assert how_it_compares([table]).startswith("The learned fusion does **not** beat every baseline:")
     assert how_it_compares([]) == "The method comparison was not run."

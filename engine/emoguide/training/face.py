@@ -243,16 +243,18 @@ def _best_public_acc(member: dict) -> float:
     return max(h["public_acc"] for cycle in member_cycles(member) for h in cycle["history"])
 
 
-def evaluate(data_dir: Path, tta: bool = True, weights: Path | None = None,
+def evaluate(data_dir: Path, tta: bool | None = None, weights: Path | None = None,
              cache_dir: Path = FER_CACHE, int8: bool = True, split: str = "PrivateTest") -> ClassificationReport:
-    """PrivateTest metrics as shipped: flip test-time augmentation, int8 on the CPU (``int8=False``: the float nets).
+    """PrivateTest metrics as shipped: the mirror pass as the engine runs it (``tta``: None = the engine's
+    ``MIRROR_TTA``), int8 on the CPU (``int8=False``: the float nets).
 
     Of the shipped, checksum-verified weights by default; of ``weights`` when given (a file just
     trained with ``--out`` elsewhere, so a candidate can be judged before it replaces the shipped one).
     ``split="PublicTest"`` scores the selection split instead: the one a candidate may be chosen on.
     """
-    from emoguide.recognition.face.expression import load_expression_net
+    from emoguide.recognition.face.expression import MIRROR_TTA, load_expression_net
 
+    tta = MIRROR_TTA if tta is None else tta
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
     model = load_expression_net("cpu", weights, int8=int8)

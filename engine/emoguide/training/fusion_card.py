@@ -33,8 +33,17 @@ def how_it_compares(results: list) -> str:
         if behind:
             text += f"{' and' if ahead else ','} ahead of {', '.join(behind)}"
         parts.append(text)
-    beaten = any(acc.get((m, "all present"), 0.0) > acc[("learned", "all present")] for m in names)
-    lead = "The learned fusion does **not** beat every baseline" if beaten else "The learned fusion leads every baseline"
+    beaten = {cond: any(acc.get((m, cond), 0.0) > acc[("learned", cond)] for m in names)
+              for cond in ("all present", "random missing")}
+    if not any(beaten.values()):
+        lead = "The learned fusion leads every baseline"
+    elif all(beaten.values()):
+        lead = "The learned fusion does **not** beat every baseline"
+    elif beaten["random missing"]:
+        lead = ("The learned fusion leads every baseline with all modalities present, **not** with modalities "
+                "missing")
+    else:
+        lead = "The learned fusion leads every baseline with modalities missing, **not** with all present"
     return f"{lead}: {'; '.join(parts)}."
 
 

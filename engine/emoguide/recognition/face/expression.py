@@ -73,6 +73,14 @@ def crop_faces(frames: np.ndarray, frame_index: np.ndarray, boxes: np.ndarray) -
     return out
 
 
+#: Each face is classified once, not also mirrored and averaged (flip test-time augmentation). With
+#: the six-net ensemble the mirror pass adds nothing measurable and doubles the cost of the model that
+#: runs on every frame: FER2013 PublicTest, int8, 0.7069 with it and 0.7072 without (macro-F1 0.700 /
+#: 0.698), decided there on 2026-12-04; PrivateTest, read after: 0.723 / 0.724. (With one to three
+#: nets the mirror had been worth ~1 point; averaging six nets already does what it did.)
+MIRROR_TTA = False
+
+
 class ExpressionClassifier(nn.Module):
     """What the face recogniser runs: one net or an ensemble of them; float anywhere, int8 on the CPU.
 

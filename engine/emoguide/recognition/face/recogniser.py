@@ -17,7 +17,7 @@ from emoguide.labels import NUM_CLASSES
 from emoguide.recognition.base import ModalityResult, Recogniser, RecogniserSpec, register, verified_weights, sha256_of
 from emoguide.recognition.batch_shapes import pad_rows
 from emoguide.recognition.face.detector import FaceDetector
-from emoguide.recognition.face.expression import crop_faces, load_expression_net
+from emoguide.recognition.face.expression import MIRROR_TTA, crop_faces, load_expression_net
 from emoguide.recognition.face.spotting import BriefExpression, spot_brief_expressions
 from emoguide.recognition.face.tracker import frame_boxes, link_tracks
 from emoguide.recognition.windowing import is_sorted, window_slices
@@ -61,7 +61,9 @@ class FaceRecogniser(Recogniser):
 
         device = pick_device(device)
         path = verified_weights("face_expression.pt")
-        return cls(FaceDetector(device), load_expression_net(device), sha256_of(path)[:12], device)
+        # the mirror setting changes every reading, so it is part of the version (cache keys, fusion.md)
+        version = sha256_of(path)[:12] + ("" if MIRROR_TTA else "+nomirror")
+        return cls(FaceDetector(device), load_expression_net(device), version, device)
 
     def predict(self, batch) -> ModalityResult:
         frames, times, starts, ends = batch
@@ -96,8 +98,9 @@ class FaceRecogniser(Recogniser):
         nearest = _nearest_counts(key, detections, n)
         return FaceFrames(probs, present, reliability, boxes, area.astype(np.float32), nearest.astype(np.int32))
 
-    def classify_crops(self, crops: np.ndarray, batch: int = 256) -> np.ndarray:
-        """Expression probabilities (N, 7) of grey 48×48 crops: each face and its mirror in one pass, averaged.
+    def classify_crops(self, crops: np.ndarray, batch: int = 256, mirror: bool = MIRROR_TTA) -> np.ndarray:
+        """Expression probabilities (N, 7) of grey 48×48 crops; with ``mirror``, each face and its mirror
+        in one pass, averaged (off as shipped: see ``expression.MIRROR_TTA``).
 
         Batches are padded to few lengths (see :mod:`emoguide.recognition.batch_shapes`).
         """
@@ -107,9 +110,12 @@ class FaceRecogniser(Recogniser):
                 chunk = crops[i:i + batch]
                 n = len(chunk)
                 x = pad_rows(torch.from_numpy(chunk).unsqueeze(1).to(self.device))
+                if not mirror:
+                    out.append(self.expression(x).softmax(1)[:n].cpu().numpy())  # padded rows dropped
+                    continue
                 both = self.expression(torch.cat([x, torch.flip(x, dims=[3])])).softmax(1)  # face + mirror, one pass
-                out.append((0.5 * (both[:n] + both[len(x):len(x) + n])).cpu().numpy())  # padded rows dropped
-        return np.concatenate(out).astype(np.float32)
+                out.append((0.5 * (both[:n] + both[len(x):len(x) + n])).cpu().numpy())
+        return np.concatenate(out).astype(np.float32) if out else np.zeros((0, NUM_CLASSES), np.float32)
 
     def aggregate(self, frames: FaceFrames, times: np.ndarray, window_starts: np.ndarray,
                   window_ends: np.ndarray) -> ModalityResult:
