@@ -61,8 +61,9 @@ def test_large_frames_and_many_frames_take_their_own_paths_with_the_same_answer(
     groups[:120] = 2  # one crowded frame
     expected = greedy_by_hand(boxes, scores, groups, 0.4, "union")
     monkeypatch.setattr(cascade_ops, "NMS_MATRIX_MAX", 100)
-    monkeypatch.setattr(cascade_ops, "NMS_BATCH_ENTRIES", 2_000)
-    assert cascade_ops.batched_nms(boxes, scores, groups, 0.4).tolist() == expected
+    for entries in (2_000, 10**6):  # one frame a pass; every small frame in one pass, the crowded one apart
+        monkeypatch.setattr(cascade_ops, "NMS_BATCH_ENTRIES", entries)
+        assert cascade_ops.batched_nms(boxes, scores, groups, 0.4).tolist() == expected
     one = groups == 2
     assert cascade_ops.nms(boxes[one], scores[one], 0.4).tolist() == \
         [int(np.flatnonzero(one.numpy()).tolist().index(i)) for i in expected if groups[i] == 2]

@@ -98,15 +98,14 @@ def batched_nms(boxes: torch.Tensor, scores: torch.Tensor, groups: torch.Tensor,
     order = scores.argsort(descending=True, stable=True)
     order = order[groups[order].argsort(stable=True)]
     sorted_groups = groups[order]
-    ids, counts = torch.unique_consecutive(sorted_groups, return_counts=True)
+    _, counts = torch.unique_consecutive(sorted_groups, return_counts=True)
     counts_host = counts.tolist()
     starts = np.concatenate([[0], np.cumsum(counts_host)[:-1]])
     kept, small = [], []
     for gi, (start, count) in enumerate(zip(starts.tolist(), counts_host)):
         if count > NMS_MATRIX_MAX:
-            kept.append((gi, order[start:start + count][nms(boxes[order[start:start + count]],
-                                                            scores[order[start:start + count]],
-                                                            threshold, mode).to(device)]))
+            members = order[start:start + count]
+            kept.append(members[nms(boxes[members], scores[members], threshold, mode).to(device)])
         else:
             small.append(gi)
     if small:
@@ -115,9 +114,9 @@ def batched_nms(boxes: torch.Tensor, scores: torch.Tensor, groups: torch.Tensor,
         per_pass = max(1, NMS_BATCH_ENTRIES // (width * width))
         for p in range(0, len(small), per_pass):
             part = small_t[p:p + per_pass]
-            kept.append((small[p], _padded_nms(boxes, order, starts, counts, part, width, threshold, mode)))
-    kept.sort(key=lambda item: item[0])
-    return torch.cat([k for _, k in kept])
+            kept.append(_padded_nms(boxes, order, starts, counts, part, width, threshold, mode))
+    kept = torch.cat(kept)
+    return kept[groups[kept].argsort(stable=True)]  # groups ascending; within each, best first as found
 
 
 def _padded_nms(boxes, order, starts, counts, part, width, threshold, mode):
