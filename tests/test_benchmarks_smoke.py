@@ -118,6 +118,8 @@ def test_a_tenth_without_samples_reads_the_value_standing_before_it():
 
 @pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="mappings are read from /proc")
 def test_resident_by_kind_adds_up_to_rss_and_puts_a_mapped_buffer_under_anonymous():
+    import mmap
+
     def rss_mb() -> float:
         with open("/proc/self/status") as status:
             return next(int(line.split()[1]) / 1024 for line in status if line.startswith("VmRSS:"))
@@ -126,8 +128,12 @@ def test_resident_by_kind_adds_up_to_rss_and_puts_a_mapped_buffer_under_anonymou
     assert set(before) == set(_common.MAPPING_KINDS)
     assert abs(sum(before.values()) - rss) < 0.05 * rss + 4  # the same pages, counted by mapping
     assert before["file"] > 1  # python itself and its libraries
-    held = np.ones(6 * 2**20)  # 48 MiB: above glibc's largest mmap threshold, so malloc maps it on its own
+    # fresh pages straight from the kernel, each touched. (A 48 MiB np.ones, which malloc should map on its
+    # own, sometimes came from resident free heap after the tests before it in one process: RSS +0.1 MiB.)
+    held, page_run = mmap.mmap(-1, 48 * 2**20), b"\1" * 2**20
+    for offset in range(0, len(held), len(page_run)):  # a MiB at a time: no 48 MiB temporary on the heap
+        held[offset:offset + len(page_run)] = page_run
     after = _common.resident_by_kind()
-    del held
+    held.close()
     assert after["anon"] - before["anon"] > 44
     assert abs(after["brk"] - before["brk"]) < 8 and abs(after["file"] - before["file"]) < 8
