@@ -75,7 +75,8 @@ def machine_lines(device: str | None = None) -> list[str]:
         f"date            {_dt.datetime.now(_dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}  (commit {git_commit()})",
         f"cpu             {cpu_model()}, {os.cpu_count()} logical cores ({usable} usable), {mem_gb:.0f} GB RAM",
         f"gpu             {gpu}; device asked: {device or 'auto'}",
-        f"threads         torch {torch.get_num_threads()} (interop {torch.get_num_interop_threads()})",
+        f"threads         torch {torch.get_num_threads()} (interop {torch.get_num_interop_threads()}) at start; "
+        f"Engine.load then sets cores - 1",
         f"versions        python {platform.python_version()}, torch {torch.__version__}, {pyav}",
         f"load average    {load_average()} (1/5/15 min, at start)",
     ]

@@ -135,6 +135,9 @@ def main() -> None:
     print(f"settings        {'default' if settings == AnalysisSettings() else 'NON-DEFAULT'}: brief-expression "
           f"spotting {'on (every frame)' if settings.spot_brief else 'off'}, face detection {settings.sample_fps:g} fps, "
           f"max side {settings.max_side} px, transcription {'on' if settings.transcribe else 'off'}")
+    import torch
+
+    print(f"torch threads   {torch.get_num_threads()} during the analyses (Engine.load's setting)")
     print(f"model load      {load.s:8.2f} s (once per process), device {engine.device}, "
           f"modalities {', '.join(sorted(engine.recognisers))}"
           + (f"; unavailable: {engine.unavailable}" if engine.unavailable else ""), flush=True)
