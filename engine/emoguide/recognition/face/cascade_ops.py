@@ -51,13 +51,11 @@ def _area(boxes: torch.Tensor) -> torch.Tensor:
 def nms(boxes: torch.Tensor, scores: torch.Tensor, threshold: float, mode: str = "union") -> torch.Tensor:
     """Greedy non-maximum suppression of one frame's boxes; indices kept, best first (ties: lower
     index first). ``mode="min"`` divides the intersection by the smaller box instead of the union."""
+    if len(boxes) <= NMS_MATRIX_MAX:  # one overlap matrix: the batched form with a single frame
+        one_frame = torch.zeros(len(boxes), dtype=torch.long, device=boxes.device)
+        return batched_nms(boxes, scores, one_frame, threshold, mode).cpu()
     order = scores.argsort(descending=True, stable=True)
     area = _area(boxes)
-    if len(order) <= NMS_MATRIX_MAX:
-        b, a = boxes[order], area[order]
-        suppress = _overlap(b[:, None], a[:, None], b[None, :], a[None, :], mode) > threshold
-        keep = _greedy_keep(suppress[None], torch.ones(1, len(order), dtype=torch.bool, device=boxes.device))[0]
-        return order[keep].cpu()
     keep = []
     while order.numel():
         i, rest = order[0], order[1:]
