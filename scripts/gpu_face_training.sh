@@ -121,11 +121,10 @@ PY
     .venv/bin/python - "$2" "$DATA" <<'PY'
 import os, sys
 from pathlib import Path
-import torch
-from emoguide.recognition.base import WEIGHTS_DIR, save_weights
+from emoguide.recognition.base import WEIGHTS_DIR, load_weights, save_weights
 from emoguide.training.face import WEIGHTS_NAME
 from emoguide.training.face_card import write_card
-save_weights(torch.load(sys.argv[1], map_location="cpu", weights_only=False), WEIGHTS_DIR / WEIGHTS_NAME)
+save_weights(load_weights(sys.argv[1]), WEIGHTS_DIR / WEIGHTS_NAME, compress=True)
 note = os.environ.get("NOTE", "")  # e.g. NOTE="- Training run: 6 min on an NVIDIA H200 (date)."
 print("wrote", write_card(Path(sys.argv[2]), note))
 PY

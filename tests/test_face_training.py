@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 from emoguide.labels import LABELS
-from emoguide.recognition.base import WEIGHTS_DIR
+from emoguide.recognition.base import WEIGHTS_DIR, load_weights
 from emoguide.training import face
 
 FER_FOLDERS = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
@@ -132,7 +132,7 @@ def test_the_training_command_trains_one_member_per_seed_reuses_finished_ones_an
             "--members-dir", str(tmp_path / "members"), "--cache-dir", str(tmp_path / "c")]
     face.main(argv)
     first = capsys.readouterr().out
-    combined = torch.load(tmp_path / "out" / face.WEIGHTS_NAME, map_location="cpu", weights_only=False)
+    combined = load_weights(tmp_path / "out" / face.WEIGHTS_NAME)
     # each member is its second cycle, which carries the first cycle it started from
     assert [m["recipe"]["seed"] for m in combined["members"]] == [100, 101]
     assert [m["previous"]["recipe"]["seed"] for m in combined["members"]] == [0, 1]
@@ -175,7 +175,7 @@ def test_members_may_have_their_own_width_and_the_card_names_each(tmp_path, caps
                "--width", "4", "--batch", "8", "--threads", "1", "--out", str(tmp_path / "out"),
                "--members-dir", str(tmp_path / "members"), "--cache-dir", str(tmp_path / "c"), "--no-eval"])
     capsys.readouterr()
-    combined = torch.load(tmp_path / "out" / face.WEIGHTS_NAME, map_location="cpu", weights_only=False)
+    combined = load_weights(tmp_path / "out" / face.WEIGHTS_NAME)
     assert [m["width"] for m in combined["members"]] == [4, 6]
     assert [m["recipe"]["width"] for m in combined["members"]] == [4, 6]  # the restart kept its member's width
     assert sorted(p.name.split("-")[1] for p in (tmp_path / "members").iterdir()) == ["width4", "width6"]
@@ -253,7 +253,7 @@ def test_members_trained_apart_come_back_one_file_each_and_combine_into_a_candid
     assert one["width"] == 8 and one["recipe"]["seed"] == 1
 
     out = combine(sorted(returned.iterdir()), data, tmp_path / "cand" / face.WEIGHTS_NAME, tmp_path / "c")
-    stored = torch.load(out, map_location="cpu", weights_only=False)["members"][1]["state_dict"]
+    stored = load_weights(out)["members"][1]["state_dict"]
     assert {v.dtype for v in stored.values()} <= {torch.float16, torch.int64}  # float copies kept in half
     from emoguide.recognition.face.expression import member_net
 
@@ -268,3 +268,16 @@ def test_members_trained_apart_come_back_one_file_each_and_combine_into_a_candid
     assert public.n == private.n == 14
     with pytest.raises(ValueError, match="split must be one of"):
         face.evaluate(data, weights=out, cache_dir=tmp_path / "c", split="Test")
+
+
+def test_combined_files_are_gzipped_and_read_back_the_same(tmp_path):
+    """The shipped ensemble is over 20 MiB as torch.save writes it; gzipped it is not (see recognition/base)."""
+    from emoguide.recognition.base import GZIP_MAGIC, save_weights
+
+    blob = {"w": torch.arange(1000, dtype=torch.float16), "name": "x"}
+    plain, packed = save_weights(blob, tmp_path / "plain.pt"), save_weights(blob, tmp_path / "packed.pt", compress=True)
+    assert packed.read_bytes()[:2] == GZIP_MAGIC and plain.read_bytes()[:2] != GZIP_MAGIC
+    for path in (plain, packed):
+        back = load_weights(path)
+        assert back["name"] == "x" and torch.equal(back["w"], blob["w"])
+    assert save_weights(blob, tmp_path / "again.pt", compress=True).read_bytes() == packed.read_bytes()  # deterministic

@@ -176,29 +176,58 @@ def verified_weights(filename: str, expected_sha256: str | None = None) -> Path:
     return path
 
 
-def save_weights(blob: dict, path: Path) -> Path:
+def save_weights(blob: dict, path: Path, compress: bool = False) -> Path:
     """Write a weight file the way every training script must: folder made, atomically, checksum recorded.
 
     Atomic because a training run stopped while writing must not leave a half file where the
     shipped one was; the checksum goes into ``weights/checksums.json`` only when ``path`` is
     in the shipped folder, so a candidate written elsewhere (``--out``) never changes what ships.
+    ``compress``: gzip the file (read it back with :func:`load_weights`), for files near the size
+    the repository allows (the face ensemble: 21.5 → 19.5 MB).
     """
-    path = save_atomically(blob, path)
+    path = save_atomically(blob, path, compress)
     if path.parent.resolve() == WEIGHTS_DIR.resolve():
         record_checksum(path)
     return path
 
 
-def save_atomically(blob, path: Path) -> Path:
-    """``torch.save`` to a ``.partial`` file, then rename: a run stopped mid-write leaves the old file whole."""
+def save_atomically(blob, path: Path, compress: bool = False) -> Path:
+    """``torch.save`` to a ``.partial`` file, then rename: a run stopped mid-write leaves the old file whole.
+    ``compress``: gzip the saved bytes (no timestamp inside, so the same blob gives the same checksum)."""
+    import gzip
+    import io
+
     import torch
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
-    torch.save(blob, partial)
+    if compress:
+        raw = io.BytesIO()
+        torch.save(blob, raw)
+        partial.write_bytes(gzip.compress(raw.getvalue(), compresslevel=9, mtime=0))
+    else:
+        torch.save(blob, partial)
     partial.replace(path)
     return path
+
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def load_weights(path: Path, weights_only: bool = False):
+    """``torch.load`` of a weight file on the CPU, gzipped (``save_weights(compress=True)``) or not."""
+    import gzip
+    import io
+
+    import torch
+
+    with open(path, "rb") as f:
+        compressed = f.read(2) == GZIP_MAGIC
+    if not compressed:
+        return torch.load(path, map_location="cpu", weights_only=weights_only)
+    with gzip.open(path, "rb") as f:
+        return torch.load(io.BytesIO(f.read()), map_location="cpu", weights_only=weights_only)
 
 
 def record_checksum(path: Path) -> str:

@@ -12,7 +12,6 @@ import argparse
 import datetime
 from pathlib import Path
 
-import torch
 
 from emoguide.evaluation.machine import cpu_model
 from emoguide.recognition.base import WEIGHTS_DIR, sha256_of
@@ -226,14 +225,14 @@ def member_accuracies(data_dir: Path, weights: Path | None = None) -> list[float
 
 def write_card(data_dir: Path, train_note: str = "") -> Path:
     """Evaluate the shipped weights (int8 and float, with and without the mirror) and write their card."""
-    from emoguide.recognition.base import verified_weights
+    from emoguide.recognition.base import load_weights, verified_weights
     from emoguide.training.face import WEIGHTS_NAME, evaluate
 
     from emoguide.recognition.face.int8 import silence_deprecation_notes
 
     weights = verified_weights(WEIGHTS_NAME)
     silence_deprecation_notes()
-    checkpoint = torch.load(weights, map_location="cpu", weights_only=False)
+    checkpoint = load_weights(weights)
     from emoguide.recognition.face.expression import MIRROR_TTA
 
     text = card_text(evaluate(data_dir), evaluate(data_dir, tta=not MIRROR_TTA), checkpoint, weights, train_note,

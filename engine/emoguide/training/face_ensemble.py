@@ -15,10 +15,9 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from emoguide.labels import LABELS
-from emoguide.recognition.base import WEIGHTS_DIR, save_weights
+from emoguide.recognition.base import WEIGHTS_DIR, load_weights, save_weights
 from emoguide.recognition.face import int8
 from emoguide.recognition.face.expression import checkpoint_members, member_net
 from emoguide.training.face import FER_CACHE, WEIGHTS_NAME, load_split
@@ -53,7 +52,7 @@ def combine(member_files: list[Path], data_dir: Path, out: Path, cache_dir: Path
     faces = calibration_faces(data_dir, cache_dir)
     members = []
     for path in member_files:
-        for member in checkpoint_members(torch.load(path, map_location="cpu", weights_only=False)):
+        for member in checkpoint_members(load_weights(path)):
             entry = {k: v for k, v in member.items() if k not in ("int8", "labels")}
             entry["source"] = str(path)
             if int8.available():
@@ -62,7 +61,7 @@ def combine(member_files: list[Path], data_dir: Path, out: Path, cache_dir: Path
             members.append(entry)
     blob = {"members": members, "labels": list(LABELS), "int8_engine": int8.ENGINE,
             "calibration": f"{len(faces)} FER2013 Training faces and their mirrors (fixed draw, seed 0)"}
-    return save_weights(blob, Path(out))
+    return save_weights(blob, Path(out), compress=True)  # six members in float16 + int8: 21.5 MB raw
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -126,12 +126,12 @@ def load_expression_net(device: str = "cpu", weights=None, int8: bool = True) ->
     ``int8``: on the CPU, run the calibrated int8 copies when the file carries them and this torch
     has the kernels (``int8.available``); otherwise, and always on a GPU, the float nets.
     """
-    from emoguide.recognition.base import verified_weights
+    from emoguide.recognition.base import load_weights, verified_weights
     from emoguide.recognition.face import int8 as quantised
 
     path = weights if weights is not None else verified_weights("face_expression.pt")
     quantised.silence_deprecation_notes()  # torch.load of int8 tensors notes a deprecated storage class
-    return build_classifier(torch.load(path, map_location="cpu", weights_only=False), device, int8)
+    return build_classifier(load_weights(path), device, int8)
 
 
 def build_classifier(checkpoint: dict, device: str = "cpu", int8: bool = True) -> ExpressionClassifier:
