@@ -76,7 +76,7 @@ def machine_lines(device: str | None = None) -> list[str]:
         f"cpu             {cpu_model()}, {os.cpu_count()} logical cores ({usable} usable), {mem_gb:.0f} GB RAM",
         f"gpu             {gpu}; device asked: {device or 'auto'}",
         f"threads         torch {torch.get_num_threads()} (interop {torch.get_num_interop_threads()}) at start; "
-        f"Engine.load then sets cores - 1",
+        f"Engine.load then sets its own (default_torch_threads: cores - 1, at least 2)",
         f"versions        python {platform.python_version()}, torch {torch.__version__}, {pyav}",
         f"load average    {load_average()} (1/5/15 min, at start)",
     ]

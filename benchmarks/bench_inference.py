@@ -129,8 +129,8 @@ def main() -> None:
     dev = engine.device
     sync = (lambda: torch.cuda.synchronize()) if dev.startswith("cuda") else (lambda: None)
     print(f"device          {dev}" + (f"; unavailable: {engine.unavailable}" if engine.unavailable else ""), flush=True)
-    print(f"torch threads   {torch.get_num_threads()} while measuring (Engine.load's setting: cores - 1 or "
-          f"$EMOGUIDE_TORCH_THREADS)", flush=True)
+    print(f"torch threads   {torch.get_num_threads()} while measuring (Engine.load's setting: "
+          f"pipeline.engine.default_torch_threads or $EMOGUIDE_TORCH_THREADS)", flush=True)
     rows = []
     if engine.has("face"):
         face = engine.recognisers["face"]

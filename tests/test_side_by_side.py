@@ -107,8 +107,14 @@ def test_torch_threads_are_shared_between_the_two_sides(monkeypatch):
     monkeypatch.delenv("EMOGUIDE_TORCH_THREADS", raising=False)
     monkeypatch.setattr("os.cpu_count", lambda: 16)
     assert default_torch_threads() == 15 and default_torch_threads(2) == 7
-    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    assert default_torch_threads() == 3 and default_torch_threads(2) == 2
+    monkeypatch.setattr("os.cpu_count", lambda: 2)  # two threads each: measured faster than one
+    assert default_torch_threads() == 2 and default_torch_threads(2) == 2
+    monkeypatch.setattr("os.cpu_count", lambda: 1)
     assert default_torch_threads(2) == 1
+    monkeypatch.setenv("EMOGUIDE_TORCH_THREADS", "3")
+    assert default_torch_threads(2) == 3
 
 
 def test_transcription_decodes_greedily_without_temperature_fallback(monkeypatch):

@@ -31,19 +31,23 @@ RECOGNISERS = {
 
 
 def default_torch_threads(sides: int = 1) -> int:
-    """CPU cores less one (at least one), shared by ``sides`` threads running models at once, or
-    ``$EMOGUIDE_TORCH_THREADS``.
+    """Intra-op threads for torch: the cores less one, shared by ``sides`` threads running models
+    at once, but never fewer than two where there are two cores; or ``$EMOGUIDE_TORCH_THREADS``.
 
-    Decoding runs in a background thread beside the models, so giving torch every core
-    makes the two fight, and OpenMP's spin-waiting burns what is left. On the 2-core dev
-    machine one torch thread measured better: face detection of 20 frames 2.1–2.3 → 0.7–0.8 s
-    CPU and 7–8 → 3.1–3.5 s wall, and a whole batch 80.6 s vs 97.8/103.4 s with two threads
-    (docs/performance.md).
+    Decoding runs in a background thread beside the models, so on a many-core machine torch
+    leaves it a core, and the picture and sound threads split the rest (15 and 7 each on 16
+    cores). On two cores that rule gave one thread, which an early pass measured faster (Intel
+    VM, older models: OpenMP's spin-waiting fought the decoder), but with today's int8 ensemble
+    two threads are clearly faster on the 2-core AMD VM, decoder and both sides included:
+    1080p analysis 18.6/16.2 → 13.6/11.9 s, 4K 12.1 → 10.1 s, the 10-minute ``bench_scale``
+    point 317 → 221 s with less peak memory (676 → 643 MiB over the loaded models)
+    (docs/performance.md, fifteenth and sixteenth passes).
     """
     value = os.environ.get("EMOGUIDE_TORCH_THREADS")
     if value:
         return max(1, int(value))
-    return max(1, ((os.cpu_count() or 2) - 1) // max(1, sides))
+    cores = os.cpu_count() or 2
+    return max(min(2, cores), (cores - 1) // max(1, sides))
 
 
 @dataclass
