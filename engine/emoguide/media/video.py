@@ -27,6 +27,7 @@ import av
 import numpy as np
 
 from emoguide.media.errors import EmptyRange, MediaCorrupt, translate
+from emoguide.media.frame_store import FrameBlocks
 from emoguide.media.probe import MediaInfo, open_container, probe
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,9 @@ class _Scaler:
     """buffer → scale → format=rgb24 → buffersink, rebuilt if the frame geometry changes.
 
     The target size uses the *display* aspect (sample aspect ratio applied), so
-    anamorphic footage comes out with square pixels.
+    anamorphic footage comes out with square pixels. Each frame is copied out of
+    libav's buffer into a mapped block (:mod:`emoguide.media.frame_store`: frames
+    held for a chunk stay out of the C heap).
     """
 
     def __init__(self, max_side: int, time_base, sar: Fraction | None):
@@ -67,6 +70,7 @@ class _Scaler:
         self.sar = float(sar) if sar else 1.0
         self.key = None
         self.graph = None
+        self.store = FrameBlocks()
 
     def __call__(self, frame: av.VideoFrame) -> np.ndarray:
         key = (frame.width, frame.height, frame.format.name)
@@ -84,7 +88,7 @@ class _Scaler:
             graph.configure()
             self.graph, self.key = graph, key
         self.graph.push(frame)
-        return self.graph.pull().to_ndarray()
+        return self.store.copy(self.graph.pull().to_ndarray())
 
 
 class _SeekOvershot(Exception):
