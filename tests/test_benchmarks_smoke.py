@@ -137,3 +137,46 @@ def test_resident_by_kind_adds_up_to_rss_and_puts_a_mapped_buffer_under_anonymou
     held.close()
     assert after["anon"] - before["anon"] > 44
     assert abs(after["brk"] - before["brk"]) < 8 and abs(after["file"] - before["file"]) < 8
+
+
+def test_allocation_lifetimes_are_paired_and_summed_by_thread_and_size(tmp_path):
+    import bench_alloc_lifetimes as bal
+
+    mib = 1 << 20
+    records = np.array([  # (t ns, size, address, thread, op): two frames held 2 s, one transient of 10 ms
+        (0, 2 * mib, 0xA0, 7, 1), (1_000_000, 0, 0xA0, 7, 2),  # freed after 1 ms
+        (0, mib // 2 + 1, 0xB0, 8, 1), (10_000_000, 64 * mib, 0xC0, 7, 1), (20_000_000, 0, 0xC0, 7, 2),
+        (0, 0, 0xD0, 7, 2),  # a free of a block allocated before tracing started: ignored
+        (2_000_000_000, 0, 0xB0, 8, 2), (2_000_000_000, 3 * mib, 0xE0, 7, 1),  # never freed
+    ], dtype=bal.RECORD)
+    trace = tmp_path / "t.bin"
+    records.tofile(trace)
+    rows, never_freed, n = bal.lifetimes(trace)
+    assert n == 8 and never_freed == 3 * mib
+    assert sorted((size, tid, round(life, 3)) for size, tid, life, _ in rows) == [
+        (mib // 2 + 1, 8, 2.0), (2 * mib, 7, 0.001), (64 * mib, 7, 0.01)]
+    lines = bal.summarise(rows, {7: "main", 8: "emoguide-prefetch"}, long_s=0.5)
+    assert "emoguide-prefetch" in lines[1] and "512 KiB-1 MiB" in lines[1] and "long" in lines[1]
+    assert any("main" in line and ">= 32 MiB" in line and "short" in line for line in lines)
+    assert "100.0 %" in lines[-1]  # the only long-lived block carries all the long-lived mass
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="LD_PRELOAD of a glibc shim")
+def test_the_allocation_tracer_records_a_real_process(tmp_path):
+    import os
+    import shutil
+    import subprocess
+
+    import bench_alloc_lifetimes as bal
+
+    if not (os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")):
+        pytest.skip("no C compiler")
+    shim = bal.build_shim(tmp_path)
+    trace = tmp_path / "t.bin"
+    code = "import numpy as np; a = np.ones(3 << 20, np.uint8); b = np.ones(5 << 20, np.uint8); del a"
+    subprocess.run([sys.executable, "-c", code], check=True,
+                   env=dict(os.environ, LD_PRELOAD=str(shim), EMOGUIDE_ALLOC_TRACE_OUT=str(trace)))
+    rows, _, _ = bal.lifetimes(trace)
+    life = {size: lives for size, _, lives, _ in rows if size in (3 << 20, 5 << 20)}
+    assert set(life) == {3 << 20, 5 << 20}  # both allocated and freed (``b`` at the interpreter's exit): paired
+    assert life[3 << 20] < life[5 << 20]  # ``a`` was dropped first
