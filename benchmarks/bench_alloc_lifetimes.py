@@ -79,15 +79,21 @@ def child(timeline: Path, modalities: str, names_out: Path) -> None:
     watcher = threading.Thread(target=watch, name="alloc-trace-watch", daemon=True)
     watcher.start()
     engine = Engine.load(modalities=tuple(modalities.split(",")))
+    started_ns = time.monotonic_ns()  # CLOCK_MONOTONIC, the tracer's clock: what the models' loading freed is left out
     result = analyze_timeline(load_timeline(timeline), base_dir=timeline.parent, engine=engine)
     stop.set()
     watcher.join()
-    names_out.write_text(json.dumps({str(k): v for k, v in names.items()}))
+    names_out.write_text(json.dumps({"started_ns": started_ns, "threads": {str(k): v for k, v in names.items()}}))
     print(json.dumps({"clips_ok": sum(c.status == "ok" for c in result.clips), "clips": len(result.clips)}))
 
 
-def lifetimes(trace: Path):
-    """(size, tid, lifetime s, allocated at s) of every traced block that was freed, and the bytes never freed."""
+def lifetimes(trace: Path, since_ns: int = 0):
+    """(size, tid, lifetime s, allocated at s) of every traced block allocated from ``since_ns`` on and
+    freed, and the bytes allocated from then on and never freed.
+
+    ``since_ns`` leaves out the models' loading: transformers and torch build each model with fresh
+    weights, then replace them with the loaded ones, and those first weights are freed at a
+    collection tens of seconds later, which would read as long-lived buffers of the analysis."""
     import numpy as np
 
     rec = np.fromfile(trace, dtype=RECORD)
@@ -98,8 +104,9 @@ def lifetimes(trace: Path):
             live[ptr] = (t, size, tid)
         elif ptr in live:
             t0, size0, tid0 = live.pop(ptr)
-            rows.append((size0, tid0, (t - t0) / 1e9, (t0 - rec["t_ns"][0]) / 1e9))
-    return rows, sum(v[1] for v in live.values()), len(rec)
+            if t0 >= since_ns:
+                rows.append((size0, tid0, (t - t0) / 1e9, (t0 - rec["t_ns"][0]) / 1e9))
+    return rows, sum(v[1] for v in live.values() if v[0] >= since_ns), len(rec)
 
 
 def summarise(rows, names: dict[int, str], long_s: float) -> list[str]:
@@ -160,10 +167,11 @@ def main() -> None:
         raise SystemExit(f"traced analysis failed: {(out.stderr or out.stdout).strip().splitlines()[-1:]}")
     print(f"analysed        {args.clips} × {args.clip_s:g} s of {media.name} ({args.modalities}); "
           f"{json.loads(out.stdout.strip().splitlines()[-1])}")
-    rows, never_freed, n_records = lifetimes(trace)
-    names = {int(k): v for k, v in json.loads(names_path.read_text()).items()}
-    print(f"traced          {n_records} records ≥ {args.min_kib} KiB, {len(rows)} blocks freed, "
-          f"{never_freed / 2**20:.0f} MiB never freed (the models, caches)\n")
+    meta = json.loads(names_path.read_text())
+    rows, never_freed, n_records = lifetimes(trace, meta["started_ns"])
+    names = {int(k): v for k, v in meta["threads"].items()}
+    print(f"traced          {n_records} records ≥ {args.min_kib} KiB; of the analysis (the models' loading left "
+          f"out): {len(rows)} blocks freed, {never_freed / 2**20:.0f} MiB never freed (kept results, caches)\n")
     print("\n".join(summarise(rows, names, args.long_s)))
 
 

@@ -155,6 +155,8 @@ def test_allocation_lifetimes_are_paired_and_summed_by_thread_and_size(tmp_path)
     assert n == 8 and never_freed == 3 * mib
     assert sorted((size, tid, round(life, 3)) for size, tid, life, _ in rows) == [
         (mib // 2 + 1, 8, 2.0), (2 * mib, 7, 0.001), (64 * mib, 7, 0.01)]
+    later, never_freed_later, _ = bal.lifetimes(trace, since_ns=5_000_000)  # the models' loading left out
+    assert [(size, round(life, 3)) for size, _, life, _ in later] == [(64 * mib, 0.01)] and never_freed_later == 3 * mib
     lines = bal.summarise(rows, {7: "main", 8: "emoguide-prefetch"}, long_s=0.5)
     assert "emoguide-prefetch" in lines[1] and "512 KiB-1 MiB" in lines[1] and "long" in lines[1]
     assert any("main" in line and ">= 32 MiB" in line and "short" in line for line in lines)
