@@ -10,7 +10,7 @@ summed by thread (Python's thread names where the thread is a Python thread, the
 name otherwise) and size, in MiB·s: size × lifetime, the mass that holes form around.
 
 The sixteenth pass (docs/performance.md) found libav's pool of held video frames
-~90 % of the long-lived mass (248 buffers of 691 KB per clip, ~57 s each), which led
+93 % of the analysis's long-lived mass (248 buffers of 691 KB per clip, ~57 s each), which led
 to ``media/frame_store.py``; run it again after a change to see what leads now.
 
     python benchmarks/bench_alloc_lifetimes.py                 # 3 clips of 60 s, all modalities
