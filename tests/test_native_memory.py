@@ -64,11 +64,12 @@ print(json.dumps({"fixed": fixed, "mmapped": native_memory.mallinfo().hblks - be
 
 
 @glibc_only
-@pytest.mark.parametrize("setting, mmapped", [("8388608", 1), ("1048576", 1), (None, 0), ("0", 0)])
+@pytest.mark.parametrize("setting, mmapped", [("8388608", 1), ("1048576", 1), (None, 1), ("0", 0)])
 def test_fixed_mmap_threshold_keeps_big_transients_out_of_the_heap(setting, mmapped):
-    """With glibc's dynamic threshold (the default) a 12 MiB buffer allocated after a 24 MiB one was
-    freed comes from the heap (where, interleaved with what outlives it, such buffers fragmented long
-    runs); with a fixed threshold asked for it is mapped on its own and unmapped when freed."""
+    """With glibc's dynamic threshold (``0``) a 12 MiB buffer allocated after a 24 MiB one was freed
+    comes from the heap (where, interleaved with what outlives it, such buffers fragmented long runs);
+    with a fixed threshold (the default, 4 MiB, or one asked for) it is mapped on its own and unmapped
+    when freed."""
     import json
     import subprocess
 
@@ -84,7 +85,8 @@ def test_fixed_mmap_threshold_keeps_big_transients_out_of_the_heap(setting, mmap
             pytest.skip("glibc older than 2.33 (no mallinfo2)")
         raise
     result = json.loads(out.splitlines()[-1])
-    assert result == {"fixed": int(setting) if mmapped else None, "mmapped": mmapped}
+    expected_fixed = (int(setting) if setting else native_memory.DEFAULT_MMAP_THRESHOLD) if mmapped else None
+    assert result == {"fixed": expected_fixed, "mmapped": mmapped}
 
 
 @glibc_only

@@ -26,8 +26,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "(and a WebSocket bridge for Premiere). See docs/protocol.md and docs/plugins.md.",
         epilog="examples:\n  emoguide serve\n  emoguide serve --port 0 --ws-port 0 --connection-file /tmp/emo.json\n"
                "  emoguide serve --device cuda --max-queue 4\n"
-               "  EMOGUIDE_MMAP_THRESHOLD=1048576 emoguide serve   # a lower peak over hours of media for\n"
-               "                                                  # ~15-20 % more time (docs/performance.md)",
+               "  EMOGUIDE_MMAP_THRESHOLD=0 emoguide serve   # glibc's own malloc threshold: ~10 % faster,\n"
+               "                                            # memory rising over hours (docs/performance.md)",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--connection-file", type=Path,
                    help="where to write ports and key (default ~/.config/emoguide/connection.json or "

@@ -17,8 +17,8 @@ the next one does not quite fit, and a long clip's peak crept up chunk after chu
 So the trim also runs after every video chunk and every sound block (a few
 milliseconds each): three 60 s clips peaked at 1,447-1,501 MiB with trims between
 clips only and 1,277-1,398 MiB with them, in the same time. Over hours the holes
-still multiply; :func:`fix_mmap_threshold` can keep big buffers out of the heap
-altogether, at a price in time (so it is off unless asked for).
+still multiply; :func:`fix_mmap_threshold` keeps buffers of 4 MiB and more out of
+the heap altogether, at a price in time (~10 %; ``EMOGUIDE_MMAP_THRESHOLD=0`` turns it off).
 
 The cap has a price: the 10-minute benchmark ran 7 % slower with it (192.7 vs
 180.1 s) for 7 % less peak memory (1,833 vs 1,979 MiB; the trim alone did most
@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 M_ARENA_MAX = -8  # glibc's mallopt parameter numbers
 M_MMAP_THRESHOLD = -3
 DEFAULT_ARENAS = 2
-DEFAULT_MMAP_THRESHOLD = 0  # bytes; 0: glibc's own dynamic threshold (see fix_mmap_threshold)
+DEFAULT_MMAP_THRESHOLD = 4 << 20  # bytes; 0 would leave glibc's own dynamic threshold (see fix_mmap_threshold)
 DEFAULT_KERNEL_CACHE = 256  # oneDNN kernels kept (its own default: 1,024)
 
 
@@ -99,20 +99,25 @@ def limit_arenas() -> int | None:
 
 def fix_mmap_threshold() -> int | None:
     """Serve buffers of ``$EMOGUIDE_MMAP_THRESHOLD`` bytes and more straight from the system, so
-    freeing one hands it back at once; the threshold set, or None if left alone (the default).
+    freeing one hands it back at once (default :data:`DEFAULT_MMAP_THRESHOLD`, 4 MiB); the threshold
+    set, or None if left alone.
 
-    Why it exists: glibc starts at 128 KiB but raises its threshold to the
+    Why: glibc starts at 128 KiB but raises its threshold to the
     largest buffer freed so far (up to 32 MiB), and from then on carves the
     analysis's big transients (Whisper's features, encoder activations, the
-    detector's pyramid) from the heap, between small results that outlive them.
-    Over hours the heap's holes multiply: the sound side of a 2-hour timeline
-    kept ~370 MiB in use clip after clip while the heap's free part grew
-    58 -> 180 MiB and the clips' peaks 898 -> 1,050 MiB (docs/performance.md,
-    twelfth pass). ``1048576`` (1 MiB) kept that sound side flat from its second
-    clip (peaks 855-863 MiB), but made the full analysis 9-20 % slower (every
-    buffer from 1 MiB up mapped fresh: page faults), and the full analysis of
-    2 hours still rose, if from lower (peak +689 vs +795 MiB). Hence off by
-    default: for a long-lived server where a lower peak is worth that time.
+    detector's pyramid, the expression ensemble's activations) from the heap,
+    between buffers that outlive them. Over hours the heap's holes multiply: the
+    sound side of a 2-hour timeline kept ~370 MiB in use clip after clip while
+    the heap's free part grew 58 -> 180 MiB and the clips' peaks 898 -> 1,050 MiB
+    (docs/performance.md, twelfth pass). A fixed threshold was priced then at
+    9-20 % more time (1 MiB) and left the full run still rising, because the
+    decoded frames (691 KB, below it) sat in the heap for whole chunks. With the
+    frames in mapped blocks (``media/frame_store.py``) what remains in the heap
+    long-lived is small, and 4 MiB (above the frames' and most small buffers'
+    sizes, below the models' 4-32 MiB activations) made the 10-minute point flat
+    from its second tenth: RSS medians over the loaded models 340-348 MiB, heap
+    free level at 68 MiB, peak +471 vs +568 MiB, for 10 % more time (219 vs 198 s)
+    (sixteenth pass). 2 hours: peak +626 vs +829 MiB, level from the third tenth, 7 % more time.
     ``0``, or glibc's own ``MALLOC_MMAP_THRESHOLD_`` / ``GLIBC_TUNABLES`` set by
     the user, leaves glibc alone.
     """
