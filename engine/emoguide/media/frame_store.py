@@ -62,7 +62,7 @@ class FrameBlocks:
     def copy(self, image: np.ndarray) -> np.ndarray:
         """A copy of ``image`` that lives in a mapped block, not in the C heap."""
         shape, dtype = image.shape, image.dtype
-        frame_bytes = max(1, int(np.prod(shape)) * dtype.itemsize)
+        frame_bytes = max(1, image.nbytes)  # numpy's own count: no product per frame on the decode thread
         block = self._block
         if block is None or (self._next + 1) * frame_bytes > len(block) or shape != self._shape or dtype != self._dtype:
             if block is not None:
