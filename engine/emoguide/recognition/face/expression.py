@@ -59,18 +59,35 @@ def crop_faces(frames: np.ndarray, frame_index: np.ndarray, boxes: np.ndarray) -
         side = max(x2 - x1, y2 - y1) * (1 + 2 * BOX_EXPAND)
         left, top = int(round(cx - side / 2)), int(round(cy - side / 2))
         size = max(2, int(round(side)))
-        # Edge padding = clamping the indices; cropping before the grey conversion converts only the
-        # face's pixels, not the whole frame once per face (same numbers, a fraction of the work).
-        if top >= 0 and left >= 0 and top + size <= img.shape[0] and left + size <= img.shape[1]:
-            crop = img[top:top + size, left:left + size]  # inside the frame: a view, no index arrays
-        else:
-            rows = np.clip(np.arange(top, top + size), 0, img.shape[0] - 1)
-            cols = np.clip(np.arange(left, left + size), 0, img.shape[1] - 1)
-            crop = img[rows[:, None], cols[None, :]]
-        crop = crop.astype(np.float32) @ _GREY
+        crop = _grey_crop(img, top, left, size)
         resized = Image.fromarray(crop.astype(np.uint8)).resize((INPUT_SIZE, INPUT_SIZE), Image.BILINEAR)
         out[i] = np.asarray(resized, np.float32) / 255.0
     return out
+
+
+def _grey_crop(img: np.ndarray, top: int, left: int, size: int) -> np.ndarray:
+    """Grey float32 ``size``×``size`` crop of RGB ``img`` at (top, left), edge-padded where it leaves the frame.
+
+    Edge padding is clamping the indices. Cropping before the grey conversion converts only the face's
+    pixels, not the whole frame once per face. Where the crop leaves the frame (a close-up's box,
+    squared and expanded, often does) the part inside is padded by repeating its edge pixels: the
+    same bytes as clamped 2-D fancy indexing, ~10× faster (that cost ~2-4 ms per 270 px face, most of
+    the crops' time on close-ups). The grey conversion then runs on an array of the same shape and
+    bytes as before, so the numbers are identical (converting first and padding the grey plane
+    differed in the last bit where the inside part was a sliver: numpy sums such shapes differently).
+    """
+    h, w = img.shape[:2]
+    y0, y1, x0, x1 = max(top, 0), min(top + size, h), max(left, 0), min(left + size, w)
+    if y0 >= y1 or x0 >= x1:  # wholly outside (a box tracked off screen): every pixel is a clamped edge one
+        rows = np.clip(np.arange(top, top + size), 0, h - 1)
+        cols = np.clip(np.arange(left, left + size), 0, w - 1)
+        crop = img[rows[:, None], cols[None, :]]
+    else:
+        crop = img[y0:y1, x0:x1]  # a view, no index arrays
+        pad = ((y0 - top, top + size - y1), (x0 - left, left + size - x1), (0, 0))
+        if any(a or b for a, b in pad):
+            crop = np.pad(crop, pad, mode="edge")
+    return crop.astype(np.float32) @ _GREY
 
 
 #: Each face is classified once, not also mirrored and averaged (flip test-time augmentation). With
