@@ -150,9 +150,12 @@ def test_batches_are_padded_to_few_lengths_without_changing_results(face):
 
     crops = np.random.default_rng(1).random((37, 48, 48), dtype=np.float32)
     with _batch_lengths([face.expression]) as seen:
-        padded = face.classify_crops(crops, mirror=False)
-        mirrored = face.classify_crops(crops, mirror=True)
-    assert seen == [padded_length(37), 2 * padded_length(37)]  # faces padded; with the mirror pass, both halves
+        padded = face.classify_crops(crops, batch=256, mirror=False)
+        mirrored = face.classify_crops(crops, batch=256, mirror=True)
+        default = face.classify_crops(crops, mirror=False)  # the CPU's batches of 32
+    assert seen == [padded_length(37), 2 * padded_length(37), 32, padded_length(37 - 32)]  # faces padded; with the
+    # mirror pass, both halves; by default a few faces a call (their activations stay under malloc's mapping threshold)
+    np.testing.assert_allclose(default, padded, atol=1e-5)  # rows are computed on their own: the batch changes nothing
     with torch.inference_mode():  # the same faces, unpadded, one at a time
         x = torch.from_numpy(crops).unsqueeze(1)
         alone = np.stack([face.expression(x[i:i + 1]).softmax(1)[0].numpy() for i in range(len(crops))])
@@ -200,3 +203,25 @@ def test_the_mirror_setting_is_part_of_the_version_that_keys_caches(monkeypatch)
     monkeypatch.setattr(recogniser, "MIRROR_TTA", True)
     with_mirror = FaceRecogniser.load("cpu").spec.version
     assert without == with_mirror + "+nomirror"
+
+
+def test_crops_leaving_the_frame_are_edge_padded_exactly_as_clamped_indices():
+    """The fast crop path (view + edge pad) gives the bytes clamped fancy indexing gives, to the last bit."""
+    from emoguide.recognition.face.expression import _GREY, _grey_crop, crop_faces
+
+    def clamped(img, top, left, size):
+        rows = np.clip(np.arange(top, top + size), 0, img.shape[0] - 1)
+        cols = np.clip(np.arange(left, left + size), 0, img.shape[1] - 1)
+        return img[rows[:, None], cols[None, :]].astype(np.float32) @ _GREY
+
+    rng = np.random.default_rng(3)
+    img = rng.integers(0, 256, (90, 160, 3), dtype=np.uint8)
+    cases = [(10, 10, 40), (-15, 5, 50), (60, 140, 45), (-5, -5, 200), (89, 159, 30), (-80, -80, 30), (100, 10, 20)]
+    cases += [(int(rng.integers(-60, 100)), int(rng.integers(-60, 170)), int(rng.integers(2, 120))) for _ in range(300)]
+    for top, left, size in cases:  # inside, across each edge, larger than the frame, slivers, wholly outside
+        assert np.array_equal(_grey_crop(img, top, left, size), clamped(img, top, left, size)), (top, left, size)
+    boxes = np.array([[140.0, 60.0, 175.0, 95.0], [20.0, 20.0, 50.0, 50.0]], np.float32)  # over the corner; inside
+    crops = crop_faces([img, img], np.array([0, 1]), boxes)
+    assert crops.shape == (2, 48, 48) and crops.dtype == np.float32 and 0.0 <= crops.min() <= crops.max() <= 1.0
+    corner = np.float32(int(img[89, 159].astype(np.float32) @ _GREY)) / 255.0
+    assert np.allclose(crops[0][-5:, -5:], corner)  # the padded corner repeats the frame's last pixel
