@@ -117,6 +117,31 @@ def test_torch_threads_are_shared_between_the_two_sides(monkeypatch):
     assert default_torch_threads(2) == 3
 
 
+def test_the_engine_gives_numpys_blas_one_thread_unless_the_user_chose(tmp_path):
+    """Why: OpenBLAS split our tiny numpy products over its threads, which then spun on the cores
+    the models and decoder need (pipeline/engine.limit_numpy_blas_threads). Process-wide, so checked
+    in fresh interpreters: one with the user's own setting, which must be left alone."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    probe = ("import json, threadpoolctl; from emoguide.pipeline.engine import Engine; "
+             "blas = lambda: [p['num_threads'] for p in threadpoolctl.threadpool_info() if p['user_api'] == 'blas']; "
+             "before = blas(); Engine.load(modalities=()); print(json.dumps([before, blas()]))")
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
+
+    def run(**extra):
+        out = subprocess.run([sys.executable, "-c", probe], env={**env, **extra}, capture_output=True, text=True,
+                             check=True, cwd=tmp_path)
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    before, after = run()  # numpy's OpenBLAS before; after, also scipy's (loaded with the picture statistics)
+    assert before and after and set(after) == {1}, (before, after)
+    before, after = run(OPENBLAS_NUM_THREADS="2")
+    assert set(before) == set(after) == {2}, (before, after)  # the user's choice stands
+
+
 def test_transcription_decodes_greedily_without_temperature_fallback(monkeypatch):
     from emoguide.recognition.voice import whisper_backbone
 

@@ -50,6 +50,26 @@ def default_torch_threads(sides: int = 1) -> int:
     return max(min(2, cores), (cores - 1) // max(1, sides))
 
 
+def limit_numpy_blas_threads() -> bool:
+    """Give numpy's BLAS (its bundled OpenBLAS) one thread, unless ``$OPENBLAS_NUM_THREADS`` says otherwise.
+
+    Why: the analysis's numpy products are tiny (a face crop's grey conversion, picture statistics
+    of 160×90 frames), yet OpenBLAS splits each over its threads, which then spin-wait for the
+    next call on the cores the models and the decoder need: 3 % of a 1080p analysis's CPU samples
+    were its ``blas_thread_server`` on the 2-core VM (``perf``, docs/performance.md, seventeenth
+    pass). torch's own BLAS is linked into torch and keeps torch's thread setting. Like the torch
+    threads, this is process-wide. True when a limit was applied.
+    """
+    if os.environ.get("OPENBLAS_NUM_THREADS"):
+        return False
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # scikit-learn's dependency; without it numpy keeps its default
+        return False
+    threadpool_limits(limits=1, user_api="blas")
+    return True
+
+
 @dataclass
 class Engine:
     device: str
@@ -93,6 +113,7 @@ class Engine:
             import torch
 
             torch.set_num_threads(torch_threads or default_torch_threads(2 if parallel_modalities else 1))
+        limit_numpy_blas_threads()
         return engine
 
     def versions(self) -> dict[str, str]:
