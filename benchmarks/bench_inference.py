@@ -141,13 +141,16 @@ def main() -> None:
         crops = crop_faces(frames, np.array(idx), np.array([dets[i][0][0] for i in idx]))
         crops = np.concatenate([crops] * int(np.ceil(256 / len(crops))))[:256]
         from emoguide.recognition.face.expression import MIRROR_TTA
+        from emoguide.recognition.face.recogniser import CLASSIFY_BATCH, CLASSIFY_BATCH_OTHER
 
+        per_call = CLASSIFY_BATCH.get(str(face.device), CLASSIFY_BATCH_OTHER)  # as the pipeline calls it
         s = timed(lambda: face.classify_crops(crops), args.repeats, sync)
         shipped = face.expression
         mirror = "face + mirror" if MIRROR_TTA else "no mirror pass"
         precision = "int8" if shipped.int8_members and not dev.startswith("cuda") else "float"
         rows.append(("face expression", len(crops) / s, "faces/s",
-                     f"batch 256, 48×48 grey, {mirror}, {len(shipped.members)} member(s), {precision}"))
+                     f"256 faces, {per_call} a call, 48×48 grey, {mirror}, {len(shipped.members)} member(s), "
+                     f"{precision}"))
         if precision == "int8":  # the same members in float, for the ratio
             from emoguide.recognition.face.expression import ExpressionClassifier
 
@@ -155,7 +158,7 @@ def main() -> None:
             s_float = timed(lambda: face.classify_crops(crops), args.repeats, sync)
             face.expression = shipped
             rows.append(("  same, float", len(crops) / s_float, "faces/s", f"int8 is {s_float / s:.2f}x faster"))
-        if dev.startswith("cuda"):  # what a GPU does with bigger batches than the pipeline's 32 frames / 256 faces
+        if dev.startswith("cuda"):  # what a GPU does with bigger batches than the pipeline's 32 frames / 256 faces a call
             many = np.concatenate([frames] * 4)
             s = timed(lambda: face.detector.detect(many), args.repeats, sync)
             rows.append(("  detector, batch 128", len(many) / s, "frames/s", "the same frames, 4 times"))
