@@ -7,8 +7,10 @@ that same array, so decoding is not part of either number.
 
   emoguide   FaceRecogniser.analyze_frames in 8 s chunks as the pipeline calls it:
              detector every k-th frame (k = frame rate / 4 fps, the default),
-             tracker in between, expression net on every frame; and, like for
-             like with fer, the detector on every frame (k = 1)
+             tracker in between, expression net gated (anchors every 1/8 s and
+             the frames where the face changes: recognition/face/expression_gate.py);
+             the same with the expression net on every frame (--every-frame); and,
+             like for like with fer, the detector and expression net on every frame
   fer        detector.detect_emotions(frame) for every frame (the core of fer's
              Video.analyze), with fer's Haar cascade (its default) and with
              MTCNN (what fer's README uses for video), in its own venv
@@ -50,7 +52,7 @@ def decode_frames(work: Path, seconds: float, max_side: int) -> tuple[np.ndarray
     return frames, times, float(probe(media).video_rate)
 
 
-def run_emoguide(frames, times, rate, device, detect_every: int) -> dict:
+def run_emoguide(frames, times, rate, device, detect_every: int, every_frame: bool = False) -> dict:
     from emoguide.pipeline.clip import CHUNK_S
     from emoguide.recognition.face.recogniser import FaceRecogniser
 
@@ -61,7 +63,8 @@ def run_emoguide(frames, times, rate, device, detect_every: int) -> dict:
     with _common.Timer() as t:
         for i in range(0, len(frames), chunk):
             present += int(face.analyze_frames(frames[i:i + chunk], times[i:i + chunk],
-                                               detect_every=detect_every).present.sum())
+                                               detect_every=detect_every,
+                                               every_frame=every_frame).present.sum())
     return {"frames": len(frames), "seconds": t.s, "frames_with_face": present}
 
 
@@ -108,7 +111,8 @@ def main() -> None:
           f"{frames.shape[2]}×{frames.shape[1]} RGB, identical for both\n", flush=True)
 
     rows = [("emoguide, detect every %d (default)" % k, run_emoguide(frames, times, rate, args.device, k)),
-            ("emoguide, detect every frame", run_emoguide(frames, times, rate, args.device, 1))]
+            ("emoguide, detect every %d, --every-frame" % k, run_emoguide(frames, times, rate, args.device, k, True)),
+            ("emoguide, detect + read every frame", run_emoguide(frames, times, rate, args.device, 1, True))]
     python, why = ensure_fer_env(args.work, not args.no_install)
     if python is None:
         print(f"fer             NOT MEASURED: {why}\n")

@@ -33,7 +33,7 @@ class IndexReadingFace:
     def __init__(self):
         self.seen: list[int] = []
 
-    def analyze_frames(self, frames, times, detect_every=1):
+    def analyze_frames(self, frames, times, detect_every=1, every_frame=False):
         idx = np.array([read_frame_index(f) for f in frames])
         self.seen.extend(idx.tolist())
         probs = np.full((len(frames), NUM_CLASSES), 0.05, np.float32)

@@ -158,7 +158,7 @@ def test_transcription_decodes_greedily_without_temperature_fallback(monkeypatch
     assert seen["temperature"] == [0.0] and seen["beam_size"] == 1
 
 
-def test_decoding_stretches_and_tracking_are_part_of_the_cache_key(engine, monkeypatch):
+def test_decoding_stretches_tracking_and_the_expression_gate_are_part_of_the_cache_key(engine, monkeypatch):
     from emoguide.recognition.voice import whisper_backbone
 
     job = _job()
@@ -181,3 +181,11 @@ def test_decoding_stretches_and_tracking_are_part_of_the_cache_key(engine, monke
     assert engine.versions()["tracking"] == tracker.TRACKING
     monkeypatch.setattr(tracker, "TRACKING", "another choice of face per frame")  # other face readings
     assert clip_cache_key(job, engine.versions(), AnalysisSettings()) != before
+    monkeypatch.undo()
+    from emoguide.recognition.face import expression_gate
+
+    assert engine.versions()["expression_gate"] == expression_gate.DEFAULT_GATE.describe()
+    monkeypatch.setattr(expression_gate, "DEFAULT_GATE", expression_gate.ExpressionGate(max_prob_change=0.2))
+    assert clip_cache_key(job, engine.versions(), AnalysisSettings()) != before  # other blended readings
+    monkeypatch.undo()
+    assert clip_cache_key(job, engine.versions(), AnalysisSettings(expression_every_frame=True)) != before

@@ -14,6 +14,9 @@ def add_analysis_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hop", type=float, default=1.0, help="window hop in seconds (default 1)")
     p.add_argument("--max-side", type=int, default=640, help="decode-time downscale, longest side px (default 640)")
     p.add_argument("--no-brief", action="store_true", help="skip full-rate brief-expression spotting (faster)")
+    p.add_argument("--every-frame", action="store_true",
+                   help="read the expression net on every full-rate frame, not only where the face changes "
+                        "(slower; the default reads about half the frames)")
     p.add_argument("--no-transcribe", action="store_true", help="never run speech-to-text (captions still used)")
     p.add_argument("--fusion", help="fusion method (default: learned when shipped, else late)")
     p.add_argument("--cache-dir", type=Path, help="analysis cache folder (default ~/.cache/emoguide or $EMOGUIDE_CACHE)")
@@ -33,7 +36,8 @@ def settings_from_args(args):
     from emoguide.pipeline.windows import AnalysisSettings
 
     return AnalysisSettings(window_s=args.window, hop_s=args.hop, sample_fps=args.fps, spot_brief=not args.no_brief,
-                            max_side=args.max_side, transcribe=not args.no_transcribe)
+                            expression_every_frame=args.every_frame, max_side=args.max_side,
+                            transcribe=not args.no_transcribe)
 
 
 def engine_from_args(args):

@@ -149,7 +149,8 @@ def _analyze_video(job, info, engine, settings, starts, ends, progress, cancel):
         t = np.asarray(chunk_t, dtype=np.float64)
         chunk.clear()
         chunk_t.clear()
-        readings = face.analyze_frames(frames, t, detect_every=detect_every)
+        readings = face.analyze_frames(frames, t, detect_every=detect_every,
+                                       every_frame=settings.expression_every_frame)
         face_roll.push(t, readings)
         if spotter is not None:
             spotter.push(t, readings)

@@ -133,6 +133,9 @@ class Engine:
             from emoguide.recognition.face.tracker import TRACKING
 
             out["tracking"] = TRACKING
+            from emoguide.recognition.face.expression_gate import DEFAULT_GATE
+
+            out["expression_gate"] = DEFAULT_GATE.describe()  # when off (a setting), the settings say so
         if self.fusion is not None:
             out["fusion"] = self.fusion.version
         return out

@@ -23,6 +23,9 @@ class AnalysisSettings:
     hop_s: float = 1.0
     sample_fps: float = 4.0  # face frames per second for the regular windows
     spot_brief: bool = True  # full frame rate around faces for brief-expression spotting
+    #: at full frame rate, the expression net reads every frame instead of anchors and the frames where
+    #: the face changes (recognition/face/expression_gate.py): ~2× its cost, readings within ~1 % per window
+    expression_every_frame: bool = False
     max_side: int = 640  # decode-time downscale (libav), longest side in pixels
     transcribe: bool = True  # speech-to-text when no captions exist
 

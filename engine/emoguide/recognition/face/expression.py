@@ -1,7 +1,8 @@
 """Facial expression classifier: a compact VGG-style CNN on 48×48 grey faces (FER2013).
 
-Small on purpose: it runs on every frame of a clip (brief expressions need full
-frame rate), so it must classify hundreds of faces per second on a laptop CPU.
+Small on purpose: it runs at full frame rate (brief expressions need it; the
+expression gate reads about half of those frames, see ``expression_gate.py``), so
+it must classify hundreds of faces per second on a laptop CPU.
 Input: float tensor (N, 1, 48, 48) in 0..1; output: logits over
 :data:`emoguide.labels.LABELS`. Preprocessing lives here so training and
 inference cannot drift apart.

@@ -1,4 +1,4 @@
-"""The face modality: detect → track → classify every frame → windows and brief events.
+"""The face modality: detect → track → read expressions where the face changes → windows and brief events.
 
 Reliability of a frame's reading is the detector's confidence times a size
 factor: FER2013 faces are 48 px, so faces much smaller than that on screen
@@ -18,6 +18,7 @@ from emoguide.recognition.base import ModalityResult, Recogniser, RecogniserSpec
 from emoguide.recognition.batch_shapes import pad_rows
 from emoguide.recognition.face.detector import FaceDetector
 from emoguide.recognition.face.expression import MIRROR_TTA, crop_faces, load_expression_net
+from emoguide.recognition.face import expression_gate
 from emoguide.recognition.face.spotting import BriefExpression, spot_brief_expressions
 from emoguide.recognition.face.tracker import frame_boxes, link_tracks
 from emoguide.recognition.windowing import is_sorted, window_slices
@@ -77,12 +78,15 @@ class FaceRecogniser(Recogniser):
         frames, times, starts, ends = batch
         return self.aggregate(self.analyze_frames(frames, times), times, starts, ends)
 
-    def analyze_frames(self, frames: Sequence[np.ndarray], times: np.ndarray, detect_every: int = 1) -> FaceFrames:
+    def analyze_frames(self, frames: Sequence[np.ndarray], times: np.ndarray, detect_every: int = 1,
+                       every_frame: bool = False) -> FaceFrames:
         """Per-frame readings of ``frames`` (RGB uint8, an array (T, H, W, 3) or a list of (H, W, 3)).
 
         A list is not stacked: only the detector's key frames are copied into a batch,
         and only the face boxes are cropped from the others (stacking a chunk of
-        640×360 frames cost 1.2 s per minute of video and held it twice).
+        640×360 frames cost 1.2 s per minute of video and held it twice). At full frame
+        rate the expression net reads anchors and the frames where the face changes
+        (:mod:`~emoguide.recognition.face.expression_gate`); ``every_frame`` reads them all.
         """
         n = len(frames)
         h, w = frames[0].shape[:2] if n else (0, 0)
@@ -99,7 +103,9 @@ class FaceRecogniser(Recogniser):
         idx = np.nonzero(present)[0]
         if len(idx):
             crops = crop_faces(frames, idx, boxes[idx])
-            probs[idx] = self.classify_crops(crops)
+            gate = expression_gate.DEFAULT_GATE  # read here, as Engine.versions reads it for the cache key
+            step = 1 if every_frame or n < 2 else gate.anchor_step(float(np.median(np.diff(times))))
+            probs[idx] = expression_gate.gated_readings(crops, idx, step, self.classify_crops, gate)[0]
         side = np.where(present, np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]), 0.0)
         reliability = np.where(present, scores * np.clip(side / RELIABLE_FACE_PX, 0.2, 1.0), 0.0).astype(np.float32)
         area = np.where(present, (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]) / float(h * w), 0.0)
