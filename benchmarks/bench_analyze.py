@@ -137,8 +137,10 @@ def main() -> None:
                                 expression_every_frame=args.every_frame)
     with _common.Timer() as load:
         engine = Engine.load(device=args.device)
+    expression = "on every frame" if settings.expression_every_frame else "gated"
+    spotting = f"on (full rate, expression net {expression})" if settings.spot_brief else "off"
     print(f"settings        {'default' if settings == AnalysisSettings() else 'NON-DEFAULT'}: brief-expression "
-          f"spotting {'on (full rate, expression net ' + ('on every frame)' if settings.expression_every_frame else 'gated)') if settings.spot_brief else 'off'}, face detection {settings.sample_fps:g} fps, "
+          f"spotting {spotting}, face detection {settings.sample_fps:g} fps, "
           f"max side {settings.max_side} px, transcription {'on' if settings.transcribe else 'off'}")
     import torch
 

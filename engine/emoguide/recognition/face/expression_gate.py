@@ -104,7 +104,7 @@ def _examine(crops: np.ndarray, probs: np.ndarray, gaps: list[tuple[int, int]], 
             middles.append(m)
             halves += [g for g in ((i, m), (m, j)) if g[1] - g[0] > 1]
         else:
-            w = ((np.arange(i + 1, j) - i) / (j - i)).astype(np.float32)[:, None]
+            w = _blend_weights(i, j)[:, None]
             probs[i + 1:j] = (1 - w) * probs[i] + w * probs[j]
     return middles, halves
 
@@ -112,14 +112,19 @@ def _examine(crops: np.ndarray, probs: np.ndarray, gaps: list[tuple[int, int]], 
 def _changes(crops: np.ndarray, probs: np.ndarray, i: int, j: int, gate: ExpressionGate) -> bool:
     if float(np.abs(probs[i] - probs[j]).max()) > gate.max_prob_change:
         return True
-    k = np.arange(i + 1, j)
-    w = ((k - i) / (j - i)).astype(np.float32)[:, None, None]
+    w = _blend_weights(i, j)[:, None, None]
     departure = np.abs(crops[i + 1:j] - ((1 - w) * crops[i] + w * crops[j]))
     return _block_means(departure, gate.block).max() > gate.max_block_change
 
 
+def _blend_weights(i: int, j: int) -> np.ndarray:
+    """Weight of the far end ``j`` for each frame strictly between ``i`` and ``j``."""
+    return ((np.arange(i + 1, j) - i) / (j - i)).astype(np.float32)
+
+
 def _block_means(images: np.ndarray, block: int) -> np.ndarray:
-    """Mean of each ``block``×``block`` tile of (N, H, W) (edge tiles cut to fit)."""
+    """Mean of each whole ``block``×``block`` tile of (N, H, W); a remainder narrower than a tile is left
+    out (48 px crops in 8 px tiles have none); the whole image's mean when it is smaller than a tile."""
     n, h, w = images.shape
     hb, wb = h // block, w // block
     if hb == 0 or wb == 0:
