@@ -76,6 +76,10 @@ def test_nothing_is_blended_across_a_frame_without_a_face():
     probs, read = gated_readings(crops, frame_index, 4, Net())
     assert read[[0, 4, 5, 8]].all()  # each run's ends
     np.testing.assert_allclose(probs, Net()(crops), atol=1e-6)
+    # the same face on both sides of the gap: only the split into runs makes frames 4 and 5 readings
+    same = np.concatenate([first, first[:4]])
+    probs, read = gated_readings(same, frame_index, 4, Net())
+    assert read[[0, 4, 5, 8]].all() and not read[[1, 2, 3, 6, 7]].any()
 
 
 def test_step_one_and_no_faces():
