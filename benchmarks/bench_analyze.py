@@ -22,6 +22,7 @@ Generated media is cached under --work (default /tmp/emoguide-bench), never in t
 
     python benchmarks/bench_analyze.py                 # 1080p and 4K
     python benchmarks/bench_analyze.py demo cut.otio   # the demo and your own timeline
+    python benchmarks/bench_analyze.py 1080p --ab-gate 6   # + gated vs every-frame, 6 rounds each
 """
 
 from __future__ import annotations
@@ -99,6 +100,41 @@ def bench_one(path: Path, note: str, engine, settings, work: Path) -> dict:
             "used_s": used_s, "cpu": cold.cpu}
 
 
+def ab_gate(path: Path, engine, settings, work: Path, rounds: int) -> None:
+    """Gated vs every-frame expression readings, interleaved in this process, cold cache each time.
+
+    A shared VM's neighbours move identical runs by 10-20 % (CPU seconds too: caches and clocks are
+    shared), so one run each cannot show a ~10 % change. Interleaving spreads slow spells over both
+    arms, and the minimum of each arm is the run least disturbed.
+    """
+    import dataclasses
+    import statistics
+
+    from emoguide.pipeline.analyze import analyze_timeline
+    from emoguide.pipeline.cache import AnalysisCache
+    from emoguide.timeline.mapping import load_timeline
+
+    timeline = load_timeline(path)
+    arms = {"gated": dataclasses.replace(settings, expression_every_frame=False),
+            "every frame": dataclasses.replace(settings, expression_every_frame=True)}
+    runs: dict[str, list] = {arm: [] for arm in arms}
+    for i in range(rounds):
+        for arm in (arms if i % 2 == 0 else reversed(list(arms))):  # alternate which arm goes first
+            cache = AnalysisCache(work / "cache" / f"ab-{path.stem}-{time.time_ns()}")
+            with _common.Timer() as t:
+                analyze_timeline(timeline, base_dir=path.resolve().parent, settings=arms[arm], engine=engine,
+                                 cache=cache)
+            runs[arm].append((t.s, t.cpu, t.steal))
+    print(f"-- {path.name}: gated vs every frame, {rounds} interleaved rounds (wall s / CPU s / stolen s)")
+    for arm, r in runs.items():
+        listed = "  ".join(f"{w:.2f}/{c:.1f}/{st:.1f}" for w, c, st in r)
+        print(f"   {arm:12s} min wall {min(w for w, _, _ in r):6.2f} s  min CPU {min(c for _, c, _ in r):6.1f} s   "
+              f"median CPU {statistics.median(c for _, c, _ in r):6.1f} s   [{listed}]")
+    g, e = runs["gated"], runs["every frame"]
+    print(f"   every frame ÷ gated: min wall {min(w for w, _, _ in e) / min(w for w, _, _ in g):.2f}×, "
+          f"min CPU {min(c for _, c, _ in e) / min(c for _, c, _ in g):.2f}×", flush=True)
+
+
 def warm_up(engine, settings, work: Path) -> None:
     """One short analysis first, so first-call costs (allocator, thread pools, lazy inits) are not timed."""
     from emoguide.pipeline.analyze import analyze_timeline
@@ -129,6 +165,9 @@ def main() -> None:
                    help="read the expression net on every full-rate frame, not gated (non-default)")
     p.add_argument("--fps", type=float, default=AnalysisSettings.sample_fps,
                    help=f"face sampling rate (default {AnalysisSettings.sample_fps:g}, the analysis default)")
+    p.add_argument("--ab-gate", type=int, default=0, metavar="ROUNDS",
+                   help="after the table, compare the gated and every-frame expression readings on each target in "
+                        "ROUNDS interleaved cold analyses (min and median of each)")
     args = p.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     _common.print_machine("bench_analyze: full analysis vs decode-only of the used ranges", args.device)
@@ -155,6 +194,10 @@ def main() -> None:
         verdict = "met" if r["analyze"] / r["raw"] <= 1.5 else "MISSED"
         print(f"   {r['target']:<22} {r['used_s']:6.1f} s used   analyze {r['analyze']:7.2f} s   raw decode "
               f"{r['raw']:6.2f} s   ratio {r['analyze'] / r['raw']:6.2f}×  {verdict}   (analysis CPU {r['cpu']:.1f} s)")
+    if args.ab_gate > 0:
+        print()
+        for path, _ in built:
+            ab_gate(path, engine, settings, args.work, args.ab_gate)
 
 
 if __name__ == "__main__":

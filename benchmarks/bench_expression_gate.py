@@ -40,18 +40,26 @@ def default_files(data: Path) -> list[Path]:
     return [f for f in files if f.exists()]
 
 
-def compare(face, path: Path, window_s: float = 2.0, hop_s: float = 1.0) -> dict | None:
+def decode_file(path: Path) -> tuple[list, np.ndarray, float, int] | None:
+    """Every frame of ``path`` as an analysis sees it (640 px, full rate): (frames, times, frame rate,
+    detector interval at the default sampling rate); None without a video stream."""
     from emoguide.media.probe import probe
     from emoguide.media.video import read_video_range
-    from emoguide.pipeline.windows import AnalysisSettings, make_windows
+    from emoguide.pipeline.windows import AnalysisSettings
 
     info = probe(path)
     if not info.video_rate:
         return None
     rate = float(info.video_rate)
     frames, times, _ = read_video_range(path, 0.0, float(info.duration_s), max_side=640)
-    frames = list(frames)
-    detect_every = max(1, int(round(rate / AnalysisSettings().sample_fps)))
+    return list(frames), times, rate, max(1, int(round(rate / AnalysisSettings().sample_fps)))
+
+
+def compare(face, path: Path, window_s: float = 2.0, hop_s: float = 1.0) -> dict | None:
+    decoded = decode_file(path)
+    if decoded is None:
+        return None
+    frames, times, rate, detect_every = decoded
     read = {"n": 0}
     classify = face.classify_crops
 
@@ -67,7 +75,17 @@ def compare(face, path: Path, window_s: float = 2.0, hop_s: float = 1.0) -> dict
             gated = face.analyze_frames(frames, times, detect_every=detect_every)
     finally:
         del face.classify_crops
-    faces = int(full.present.sum())
+    d = differences(face, full, gated, times, rate, window_s, hop_s)
+    return {"name": path.name, "rate": rate, "frames": len(times), "faces": int(full.present.sum()),
+            "read": read["n"], "t_full": t_full.cpu, "t_gated": t_gated.cpu, **d}
+
+
+def differences(face, full, gated, times: np.ndarray, rate: float, window_s: float = 2.0,
+                hop_s: float = 1.0) -> dict:
+    """What gating changed against the every-frame readings ``full`` of the same frames: per-frame and
+    per-window largest class differences, and the brief expressions found again (same class, overlapping)."""
+    from emoguide.pipeline.windows import AnalysisSettings, make_windows
+
     frame_d = np.abs(gated.probs - full.probs).max(1)[full.present]
     starts, ends = make_windows(float(times[0]), float(times[-1]) + 1.0 / rate,
                                 AnalysisSettings(window_s=window_s, hop_s=hop_s))
@@ -80,10 +98,8 @@ def compare(face, path: Path, window_s: float = 2.0, hop_s: float = 1.0) -> dict
         same = [b for b in ev_gated if a.label == b.label and b.onset_s < a.offset_s and a.onset_s < b.offset_s]
         if same:
             shifts.append(min(abs(a.apex_s - b.apex_s) for b in same) * rate)
-    found = len(shifts)
-    return {"shifts": np.round(shifts), "name": path.name, "rate": rate, "frames": len(times), "faces": faces, "read": read["n"],
-            "t_full": t_full.cpu, "t_gated": t_gated.cpu, "frame_d": frame_d, "window_d": window_d,
-            "events": len(ev_full), "found": found, "gated_events": len(ev_gated)}
+    return {"shifts": np.round(shifts), "frame_d": frame_d, "window_d": window_d, "events": len(ev_full),
+            "found": len(shifts), "gated_events": len(ev_gated)}
 
 
 def line(name, r) -> str:

@@ -117,3 +117,20 @@ def test_real_footage_gated_reads_fewer_faces_with_the_same_windows_and_events(f
     assert [e.label for e in ev_gated] == [e.label for e in ev_full]
     for a, b in zip(ev_full, ev_gated):
         assert a.onset_s < b.offset_s and b.onset_s < a.offset_s
+
+
+def test_the_gate_sweep_benchmark_replays_exactly_what_a_gated_run_reads(face):
+    """benchmarks/bench_gate_sweep.py scores 64 gates by replaying one every-frame reading per file; its
+    held-out figures are only honest if a replay reads the same crops and gives the same readings as
+    the recogniser's own gated run."""
+    import sys
+
+    sys.path.insert(0, str(EXAMPLES.parent / "benchmarks"))
+    import bench_gate_sweep as sweep
+
+    r = sweep.read_every_frame(face, EXAMPLES / "media" / "cremad_1001_DFA_happy.mp4")
+    assert len(r["idx"]) > 30
+    frames, n_read = sweep.replay(face, r, DEFAULT_GATE)
+    assert n_read == r["gated_read"] < len(r["idx"])
+    np.testing.assert_allclose(frames.probs, r["gated"].probs, atol=1e-5)
+    assert sweep.replay(face, r, ExpressionGate(anchor_s=0.0))[1] == len(r["idx"])  # every frame an anchor

@@ -144,9 +144,12 @@ def test_batches_are_padded_to_few_lengths_without_changing_results(face):
 
     from emoguide.recognition.batch_shapes import STEP, pad_rows, padded_length
 
-    assert [padded_length(n) for n in (0, 1, STEP, STEP + 1)] == [0, STEP, STEP, 2 * STEP]
+    assert [padded_length(n) for n in (0, STEP, STEP + 1, 3 * STEP - 1)] == [0, STEP, 2 * STEP, 3 * STEP]
+    # below a step, the next power of two: the gate's few-face calls do not pay for a whole step
+    assert [padded_length(n) for n in range(1, STEP)] == [1, 2, 4, 4] + [8] * 4 + [16] * 7
+    assert padded_length(9, step=12) == 12 and padded_length(13, step=12) == 24
     padded_ones = pad_rows(torch.ones(5, 2))
-    assert padded_ones.shape == (STEP, 2) and padded_ones[5:].abs().sum() == 0 and pad_rows(padded_ones) is padded_ones
+    assert padded_ones.shape == (8, 2) and padded_ones[5:].abs().sum() == 0 and pad_rows(padded_ones) is padded_ones
 
     crops = np.random.default_rng(1).random((37, 48, 48), dtype=np.float32)
     with _batch_lengths([face.expression]) as seen:
@@ -169,7 +172,7 @@ def test_batches_are_padded_to_few_lengths_without_changing_results(face):
     detector = FaceDetector()
     with _batch_lengths([detector.nets["rnet"], detector.nets["onet"]]) as stage_lengths:
         found = detector.detect(frames)
-    assert stage_lengths and all(n % STEP == 0 for n in stage_lengths)
+    assert stage_lengths and all(n == padded_length(n) for n in stage_lengths)
     assert sum(len(b) == 1 for b, _ in found) >= len(frames) - 1  # the padding found no extra faces
 
 
