@@ -182,4 +182,3 @@ def test_the_allocation_tracer_records_a_real_process(tmp_path):
     life = {size: lives for size, _, lives, _ in rows if size in (3 << 20, 5 << 20)}
     assert set(life) == {3 << 20, 5 << 20}  # both allocated and freed (``b`` at the interpreter's exit): paired
     assert life[3 << 20] < life[5 << 20]  # ``a`` was dropped first
-
