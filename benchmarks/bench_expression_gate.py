@@ -55,29 +55,42 @@ def decode_file(path: Path) -> tuple[list, np.ndarray, float, int] | None:
     return list(frames), times, rate, max(1, int(round(rate / AnalysisSettings().sample_fps)))
 
 
-def compare(face, path: Path, window_s: float = 2.0, hop_s: float = 1.0) -> dict | None:
+def read_both(face, path: Path) -> dict | None:
+    """``path`` decoded and its faces read twice, on every frame and gated (the shipped gate), with the
+    crops the expression net was given in each run and each run's CPU seconds; None without video."""
     decoded = decode_file(path)
     if decoded is None:
         return None
     frames, times, rate, detect_every = decoded
-    read = {"n": 0}
+    given = {"every": [], "gated": []}
+    run = ["every"]
     classify = face.classify_crops
 
-    def counting(crops, *args, **kwargs):
-        read["n"] += len(crops)
+    def recording(crops, *args, **kwargs):
+        given[run[0]].append(crops)  # each call's own array (the whole crop set, or a fancy-indexed copy)
         return classify(crops, *args, **kwargs)
 
-    with _common.Timer() as t_full:
-        full = face.analyze_frames(frames, times, detect_every=detect_every, every_frame=True)
-    face.classify_crops = counting
+    face.classify_crops = recording
     try:
+        with _common.Timer() as t_full:
+            full = face.analyze_frames(frames, times, detect_every=detect_every, every_frame=True)
+        run[0] = "gated"
         with _common.Timer() as t_gated:
             gated = face.analyze_frames(frames, times, detect_every=detect_every)
     finally:
         del face.classify_crops
-    d = differences(face, full, gated, times, rate, window_s, hop_s)
-    return {"name": path.name, "rate": rate, "frames": len(times), "faces": int(full.present.sum()),
-            "read": read["n"], "t_full": t_full.cpu, "t_gated": t_gated.cpu, **d}
+    return {"name": path.name, "times": times, "rate": rate, "full": full, "gated": gated,
+            "every_crops": given["every"], "gated_read": sum(len(c) for c in given["gated"]),
+            "t_full": t_full.cpu, "t_gated": t_gated.cpu}
+
+
+def compare(face, path: Path, window_s: float = 2.0, hop_s: float = 1.0) -> dict | None:
+    r = read_both(face, path)
+    if r is None:
+        return None
+    d = differences(face, r["full"], r["gated"], r["times"], r["rate"], window_s, hop_s)
+    return {"name": path.name, "rate": r["rate"], "frames": len(r["times"]), "faces": int(r["full"].present.sum()),
+            "read": r["gated_read"], "t_full": r["t_full"], "t_gated": r["t_gated"], **d}
 
 
 def differences(face, full, gated, times: np.ndarray, rate: float, window_s: float = 2.0,
