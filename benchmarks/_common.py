@@ -53,6 +53,16 @@ def load_average() -> str:
         return "n/a"
 
 
+def start_like_the_command() -> None:
+    """Restart this script with the heap the ``emoguide`` command runs with (huge pages where that helps:
+    ``emoguide/pipeline/huge_page_heap.py``), so a benchmark measures what the command does;
+    ``EMOGUIDE_HUGE_PAGES=0`` measures without. First thing in a script's ``main``, never in a test
+    (the restart replaces the process)."""
+    from emoguide.pipeline.huge_page_heap import restart_with_huge_pages
+
+    restart_with_huge_pages()
+
+
 def machine_lines(device: str | None = None) -> list[str]:
     """What the numbers depend on: CPU, cores, threads, versions, load, date."""
     import torch
@@ -78,8 +88,17 @@ def machine_lines(device: str | None = None) -> list[str]:
         f"threads         torch {torch.get_num_threads()} (interop {torch.get_num_interop_threads()}) at start; "
         f"Engine.load then sets its own (default_torch_threads: cores - 1, at least 2)",
         f"versions        python {platform.python_version()}, torch {torch.__version__}, {pyav}",
+        f"C heap          {heap_setting()}",
         f"load average    {load_average()} (1/5/15 min, at start)",
     ]
+
+
+def heap_setting() -> str:
+    from emoguide.pipeline.huge_page_heap import thp_mode, uses_huge_pages
+
+    if uses_huge_pages():
+        return f"glibc asks for huge pages for big buffers (glibc.malloc.hugetlb=1; THP mode {thp_mode()})"
+    return f"glibc's default pages (no glibc.malloc.hugetlb; THP mode {thp_mode()})"
 
 
 def print_machine(title: str, device: str | None = None) -> None:

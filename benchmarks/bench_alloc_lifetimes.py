@@ -147,6 +147,7 @@ def main() -> None:
     p.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--names-out", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args()
+    _common.start_like_the_command()
     if args.child:
         child(args.child, args.modalities, args.names_out)
         return

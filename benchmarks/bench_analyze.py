@@ -169,6 +169,7 @@ def main() -> None:
                    help="after the table, compare the gated and every-frame expression readings on each target in "
                         "ROUNDS interleaved cold analyses (min and median of each)")
     args = p.parse_args()
+    _common.start_like_the_command()
     args.work.mkdir(parents=True, exist_ok=True)
     _common.print_machine("bench_analyze: full analysis vs decode-only of the used ranges", args.device)
     built = [build_target(t, args.work) for t in args.targets]  # encode first: not part of any timing

@@ -133,6 +133,7 @@ def main() -> None:
                     help="labelled-data folder holding crema_d_sample/ and unlabelled_videos/ (default ../shared/data)")
     _common.add_common_args(ap)
     args = ap.parse_args()
+    _common.start_like_the_command()
     from emoguide.pipeline.engine import limit_numpy_blas_threads
     from emoguide.recognition.base import pick_device
     from emoguide.recognition.face.expression_gate import DEFAULT_GATE

@@ -99,6 +99,7 @@ def main() -> None:
     p.add_argument("--no-install", action="store_true", help="do not create the fer venv when it is missing")
     p.add_argument("--skip-fer-mtcnn", action="store_true", help="only fer's default Haar detector (MTCNN is slow)")
     args = p.parse_args()
+    _common.start_like_the_command()
     _common.print_machine("bench_face_vs_fer: emoguide face pipeline vs fer, same frames", args.device)
     from emoguide.pipeline.windows import AnalysisSettings
 

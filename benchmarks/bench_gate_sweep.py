@@ -99,6 +99,7 @@ def main() -> None:
                     help="the choosing rule's limit on the 2 s windows' largest class difference (default 0.01)")
     _common.add_common_args(ap)
     args = ap.parse_args()
+    _common.start_like_the_command()
     from emoguide.pipeline.engine import limit_numpy_blas_threads
     from emoguide.recognition.base import pick_device
     from emoguide.recognition.face.expression_gate import DEFAULT_GATE, ExpressionGate

@@ -112,6 +112,7 @@ def main() -> None:
     p.add_argument("--save-inputs", type=Path, metavar="NPZ", help="write the decoded frames and speech here, then stop")
     p.add_argument("--inputs", type=Path, metavar="NPZ", help="read frames and speech from a --save-inputs file")
     args = p.parse_args()
+    _common.start_like_the_command()
     if args.save_inputs:
         frames, audio = inputs(None)
         np.savez_compressed(args.save_inputs, frames=frames, speech=audio)

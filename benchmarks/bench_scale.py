@@ -88,6 +88,7 @@ def main() -> None:
                         "every 3 s, to see where a rising level lives")
     p.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args()
+    _common.start_like_the_command()
     if args.child:
         child(args.child, args.device, args.modalities, args.smaps)
         return

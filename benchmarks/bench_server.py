@@ -114,6 +114,7 @@ def main() -> None:
     p.add_argument("--requests", type=int, default=20, help="re-analyses per client (default 20)")
     p.add_argument("--polls", type=int, default=200, help="status requests per client (default 200)")
     args = p.parse_args()
+    _common.start_like_the_command()
     _common.print_machine("bench_server: emoguide serve latency on loopback", args.device)
     from emoguide.client import EmoguideClient
     from emoguide.timeline.mapping import load_timeline

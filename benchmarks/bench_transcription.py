@@ -120,6 +120,7 @@ def main() -> None:
                    help="compare transcription stretch lengths on 17 minutes of joined speech instead")
     _common.add_common_args(p)
     args = p.parse_args()
+    _common.start_like_the_command()
     from emoguide.recognition.voice.whisper_backbone import load_backbone
 
     device = "cuda" if (args.device or "").startswith("cuda") else "cpu"

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from emoguide.media.audio import read_audio_range
+from emoguide.pipeline.huge_page_heap import restart_with_huge_pages
 from emoguide.recognition.voice.recogniser import VoiceRecogniser
 from emoguide.recognition.voice.whisper_torch import LayeredBackbone
 
@@ -35,6 +36,7 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
+    restart_with_huge_pages()  # the heap the emoguide command runs with (pipeline/huge_page_heap.py)
     torch.set_num_threads(args.threads)
     voice = VoiceRecogniser.load("cpu")
     layered = voice.backbone if isinstance(voice.backbone, LayeredBackbone) else LayeredBackbone(voice.backbone, 2)

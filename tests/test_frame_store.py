@@ -104,3 +104,42 @@ def test_frames_held_by_the_analysis_do_not_sit_in_the_c_heap(tmp_path):
     grown = (during.uordblks + during.hblkhd) - (before.uordblks + before.hblkhd)
     assert grown < 0.25 * held, f"malloc holds {grown / 1e6:.1f} MB more for {held / 1e6:.1f} MB of frames"
     assert [read_frame_index(f.image) for f in frames] == list(range(72))
+
+
+def _huge_kb_of_mapping(address: int) -> int:
+    """AnonHugePages (kB) of the mapping holding ``address``, from /proc/self/smaps."""
+    inside = False
+    with open("/proc/self/smaps") as f:
+        for line in f:
+            head = line.split()[0]
+            if "-" in head and ":" not in head:
+                start, end = (int(x, 16) for x in head.split("-"))
+                inside = start <= address < end
+            elif inside and line.startswith("AnonHugePages:"):
+                return int(line.split()[1])
+    raise AssertionError("no mapping holds the address")
+
+
+def _thp_mode() -> str | None:
+    from emoguide.pipeline.huge_page_heap import thp_mode
+
+    return thp_mode()
+
+
+@pytest.mark.skipif(_thp_mode() != "madvise", reason="needs Linux with transparent huge pages in madvise mode")
+@pytest.mark.parametrize("advice", ["shipped", None])
+def test_a_new_block_asks_for_huge_pages(monkeypatch, advice):
+    """Each clip maps its frames' blocks afresh; 2 MiB pages fault them in 512× less often. The control
+    (no advice) must get none, so the test cannot pass on a kernel that gives them unasked."""
+    import emoguide.media.frame_store as frame_store
+
+    if advice is None:
+        monkeypatch.setattr(frame_store, "HUGE_PAGES", None)
+    frame = np.ones((360, 640, 3), np.uint8)
+    store = FrameBlocks(block_bytes=8 << 20)
+    copies = [store.copy(frame) for _ in range(12)]  # fill the block: every page touched
+    huge_kb = _huge_kb_of_mapping(copies[0].ctypes.data)
+    if advice is None:
+        assert huge_kb == 0
+    else:
+        assert huge_kb >= 4 << 10, huge_kb  # an 8 MiB map holds at least three aligned 2 MiB pages

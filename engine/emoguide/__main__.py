@@ -1,5 +1,5 @@
 import sys
 
-from emoguide.cli.main import main
+from emoguide.cli.main import entry
 
-sys.exit(main())
+sys.exit(entry())

@@ -17,7 +17,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="emoguide", description="What your cut makes people feel, and what to change.",
-        epilog="run 'emoguide COMMAND --help' for the options of a command")
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="run 'emoguide COMMAND --help' for the options of a command\n\n"
+               "environment: EMOGUIDE_HUGE_PAGES=0 keeps glibc's default pages (on Linux the command\n"
+               "restarts itself once with GLIBC_TUNABLES=glibc.malloc.hugetlb=1: fewer page faults)")
     parser.add_argument("--version", action="version", version=f"emoguide {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -46,5 +49,15 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def entry() -> int:
+    """The installed command (and ``python -m emoguide``): first restarts the process with a heap that
+    asks for huge pages where that helps (``pipeline/huge_page_heap.py``), then :func:`main`.
+    Tests and scripts call :func:`main`, which never restarts anything."""
+    from emoguide.pipeline.huge_page_heap import restart_with_huge_pages
+
+    restart_with_huge_pages()
+    return main()
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(entry())
