@@ -126,13 +126,14 @@ def line(name, r) -> str:
             f"{r['found']}/{r['events']} ({r['gated_events']})  apex shift {shift}")
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("files", nargs="*", type=Path, help="face videos (default: the real footage in --data)")
+def add_data_arg(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--data", type=Path, default=_common.REPO.parent / "shared" / "data",
                     help="labelled-data folder holding crema_d_sample/ and unlabelled_videos/ (default ../shared/data)")
-    _common.add_common_args(ap)
-    args = ap.parse_args()
+
+
+def start(args, title: str):
+    """What both gate scripts do first: restart like the command, print the machine, load the face
+    recogniser (numpy's BLAS held to one thread, as the engine does); the recogniser."""
     _common.start_like_the_command()
     from emoguide.pipeline.engine import limit_numpy_blas_threads
     from emoguide.recognition.base import pick_device
@@ -140,13 +141,22 @@ def main() -> None:
     from emoguide.recognition.face.recogniser import FaceRecogniser
 
     device = pick_device(args.device)
-    _common.print_machine("expression gate: every frame vs gated, same frames", device)
-    print(f"gate            {DEFAULT_GATE.describe()}")
+    _common.print_machine(title, device)
+    print(f"gate            {DEFAULT_GATE.describe()} (shipped)")
+    limit_numpy_blas_threads()
+    return FaceRecogniser.load(device=device)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("files", nargs="*", type=Path, help="face videos (default: the real footage in --data)")
+    add_data_arg(ap)
+    _common.add_common_args(ap)
+    args = ap.parse_args()
+    face = start(args, "expression gate: every frame vs gated, same frames")
     files = args.files or default_files(args.data)
     if not files:
         raise SystemExit(f"no face videos given and none found under {args.data}")
-    limit_numpy_blas_threads()
-    face = FaceRecogniser.load(device=device)
     face.analyze_frames([np.zeros((360, 640, 3), np.uint8)] * 4, np.arange(4) / 30.0)  # warm-up
     print(f"\n{'file':34s} {'faces':>5s} {'read':>6s} {'every':>6s} {'gated':>6s} {'CPU ÷':>6s}  "
           f"{'frame Δ p50 p95 max':19s}  {'window Δ p95 max':15s}  events found/all (gated), apex shift mean max")

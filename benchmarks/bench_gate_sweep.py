@@ -32,7 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
-from bench_expression_gate import default_files, differences, read_both  # noqa: E402
+from bench_expression_gate import add_data_arg, default_files, differences, read_both, start  # noqa: E402
 
 ANCHOR_S = (1 / 15, 0.125, 0.25, 0.5)
 PROB_CHANGE = (0.05, 0.1, 0.2, 0.3)
@@ -93,22 +93,14 @@ def fmt(s: dict) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, default=_common.REPO.parent / "shared" / "data",
-                    help="labelled-data folder holding crema_d_sample/ and unlabelled_videos/ (default ../shared/data)")
+    add_data_arg(ap)
     ap.add_argument("--max-window-change", type=float, default=0.01,
                     help="the choosing rule's limit on the 2 s windows' largest class difference (default 0.01)")
     _common.add_common_args(ap)
     args = ap.parse_args()
-    _common.start_like_the_command()
-    from emoguide.pipeline.engine import limit_numpy_blas_threads
-    from emoguide.recognition.base import pick_device
+    face = start(args, "expression gate: thresholds chosen on one source, measured on the other")
     from emoguide.recognition.face.expression_gate import DEFAULT_GATE, ExpressionGate
-    from emoguide.recognition.face.recogniser import FaceRecogniser
 
-    device = pick_device(args.device)
-    _common.print_machine("expression gate: thresholds chosen on one source, measured on the other", device)
-    limit_numpy_blas_threads()
-    face = FaceRecogniser.load(device=device)
     files = [r for r in (read_every_frame(face, p) for p in default_files(args.data)) if r is not None]
     if not files:
         raise SystemExit(f"no face videos found under {args.data}")
