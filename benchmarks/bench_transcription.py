@@ -29,6 +29,12 @@ through the same code the pipeline uses, once per stretch length (``inf``: the
 whole clip at once), giving seconds, word error rate and Whisper calls::
 
     python benchmarks/bench_transcription.py --stretches 30 60 125 inf
+
+``--short-speech`` compares the longest speech (seconds after the VAD) that is
+encoded in a 10 s window instead of 30 s (``SHORT_SPEECH_MEL_FRAMES``; 0: always
+30 s), with the first value as the reference for how far the words' times move::
+
+    python benchmarks/bench_transcription.py --schedules 0 --short-speech 0 5 8
 """
 
 from __future__ import annotations
@@ -87,8 +93,20 @@ def labelled_sets(data: Path, join_s: float = 60.0) -> dict[str, list[tuple[np.n
         n += len(audio) + len(gap)
         if n >= join_s * RATE:
             break
-    return {"RAVDESS test actors (240 clips)": rav, "CREMA-D sample (12 clips)": crema,
-            f"RAVDESS test clips joined, {n / RATE:.0f} s": [(np.concatenate(joined), " ".join(text))]}
+    sets = {"RAVDESS test actors (240 clips)": rav, "CREMA-D sample (12 clips)": crema}
+    for k, count in ((2, 40), (3, 30)):  # a few lines in a row, short pauses: around the short-window limit
+        sets[f"RAVDESS test clips in {('pairs', 'triples')[k - 2]} ({count})"] = [
+            joined_clips([rav[i] for i in rng.choice(len(rav), k, replace=False)], rng) for _ in range(count)]
+    sets[f"RAVDESS test clips joined, {n / RATE:.0f} s"] = [(np.concatenate(joined), " ".join(text))]
+    return sets
+
+
+def joined_clips(clips: list[tuple[np.ndarray, str]], rng) -> tuple[np.ndarray, str]:
+    """The clips one after another with 0.3-1 s pauses, and their words."""
+    parts = []
+    for audio, _ in clips:
+        parts += [audio, np.zeros(int(rng.uniform(0.3, 1.0) * RATE), np.float32)]
+    return np.concatenate(parts), " ".join(text for _, text in clips)
 
 
 def unlabelled_sets(work: Path) -> dict[str, np.ndarray]:
@@ -116,6 +134,8 @@ def main() -> None:
                         "faster-whisper's fallback)")
     p.add_argument("--precisions", nargs="+", default=[None], metavar="COMPUTE_TYPE",
                    help="CTranslate2 compute types to compare (default: the engine's for the device)")
+    p.add_argument("--short-speech", nargs="+", type=float, metavar="SECONDS",
+                   help="longest speech encoded in a 10 s window, each compared (default: the engine's; 0: always 30 s)")
     p.add_argument("--stretches", nargs="+", type=float, metavar="SECONDS",
                    help="compare transcription stretch lengths on 17 minutes of joined speech instead")
     _common.add_common_args(p)
@@ -131,38 +151,62 @@ def main() -> None:
     _common.print_machine("transcription: greedy vs temperature fallback", args.device)
     schedules = [tuple(float(t) for t in s.split(",")) for s in args.schedules]
     labelled, unlabelled = labelled_sets(args.data), unlabelled_sets(args.work)
-    print(f"{'audio':45s} {'precision':>9s} {'schedule':>22s} {'seconds':>8s} {'× real time':>11s} {'WER':>7s} "
-          f"{'words':>6s}")
+    print(f"{'audio':45s} {'precision':>9s} {'schedule':>22s} {'short':>5s} {'seconds':>8s} {'× real time':>11s} "
+          f"{'WER':>7s} {'words':>6s}  word times vs the first short-speech setting")
     for precision in args.precisions:
         backbone = load_backbone(device, precision)
         backbone.transcribe(labelled["CREMA-D sample (12 clips)"][0][0])  # warm-up
-        run_sets(backbone, schedules, labelled, unlabelled)
+        shipped = backbone.model.short_speech_frames
+        reference: dict = {}
+        for short_s in args.short_speech or [shipped / 100]:
+            backbone.model.short_speech_frames = int(round(short_s * 100))
+            try:
+                run_sets(backbone, schedules, labelled, unlabelled, reference)
+            finally:
+                backbone.model.short_speech_frames = shipped
     print(f"\nload average at the end: {_common.load_average()}")
 
 
-def run_sets(backbone, schedules, labelled, unlabelled) -> None:
-    """One table row per audio set and schedule, at the backbone's precision."""
-    tag = f"{backbone.compute_type:>9s}"
+def run_sets(backbone, schedules, labelled, unlabelled, reference: dict) -> None:
+    """One table row per audio set and schedule, at the backbone's precision and short-speech limit.
+
+    ``reference`` keeps each item's words from the first call for a (set, schedule), so the rows of
+    later short-speech settings say how far the times of the same words moved (p50 / p95 / max s).
+    """
+    tag = f"{backbone.compute_type:>9s} "
+    short = f"{backbone.model.short_speech_frames / 100:5g}"
     for name, items in labelled.items():
         seconds = sum(len(a) for a, _ in items) / RATE
         for sched in schedules:
             errors = n_ref = n_hyp = 0
+            moved: list[float] = []
             t0 = time.perf_counter()
-            for audio, ref in items:
-                hyp = words_of(" ".join(w.text for w in backbone.transcribe(audio, sched)))
+            for i, (audio, ref) in enumerate(items):
+                words = backbone.transcribe(audio, sched)
+                moved += times_moved(reference.setdefault((name, sched, i), words), words)
+                hyp = words_of(" ".join(w.text for w in words))
                 ref_words = words_of(ref)
                 errors += edit_distance(ref_words, hyp)
                 n_ref, n_hyp = n_ref + len(ref_words), n_hyp + len(hyp)
             dt = time.perf_counter() - t0
-            print(f"{name:45s} {tag} {','.join(f'{t:g}' for t in sched):>22s} {dt:8.2f} {seconds / dt:11.1f} "
-                  f"{errors / n_ref:7.3f} {n_hyp:6d}", flush=True)
+            shift = (f"  {np.median(moved):.2f} / {np.percentile(moved, 95):.2f} / {max(moved):.2f}"
+                     if moved and max(moved) > 0 else "")
+            print(f"{name:45s} {tag}{','.join(f'{t:g}' for t in sched):>22s} {short} {dt:8.2f} {seconds / dt:11.1f} "
+                  f"{errors / n_ref:7.3f} {n_hyp:6d}{shift}", flush=True)
     for name, audio in unlabelled.items():
         for sched in schedules:
             t0 = time.perf_counter()
             hyp = backbone.transcribe(audio, sched)
             dt = time.perf_counter() - t0
-            print(f"{name:45s} {tag} {','.join(f'{t:g}' for t in sched):>22s} {dt:8.2f} "
+            print(f"{name:45s} {tag}{','.join(f'{t:g}' for t in sched):>22s} {short} {dt:8.2f} "
                   f"{len(audio) / RATE / dt:11.1f} {'—':>7s} {len(hyp):6d}", flush=True)
+
+
+def times_moved(before, after) -> list[float]:
+    """Seconds each word's start or end moved between two transcripts of the same audio ([] if the words differ)."""
+    if [w.text for w in before] != [w.text for w in after]:
+        return []
+    return [max(abs(a.start_s - b.start_s), abs(a.end_s - b.end_s)) for a, b in zip(before, after)]
 
 
 def run_stretches(backbone, stretches, labelled) -> None:

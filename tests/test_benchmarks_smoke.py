@@ -61,6 +61,36 @@ def test_transcription_benchmark_counts_word_errors_correctly():
     assert bt.edit_distance(["kids", "are", "talking"], ["kids", "talking"]) == 1  # one deletion
 
 
+def test_the_short_speech_benchmark_reports_how_far_the_same_words_moved():
+    import bench_transcription as bt
+
+    from emoguide.recognition.voice.whisper_backbone import Word
+
+    before = [Word(0.5, 0.9, "kids", 0.9), Word(1.0, 1.2, "are", 0.9)]
+    assert bt.times_moved(before, [Word(0.52, 0.9, "kids", 0.9), Word(1.0, 1.5, "are", 0.9)]) == \
+        pytest.approx([0.02, 0.3])
+    assert bt.times_moved(before, before[:1]) == []  # other words: nothing to compare
+    assert bt.times_moved(before, [Word(0.5, 0.9, "dogs", 0.9), before[1]]) == []
+
+
+def test_the_stage_clock_charges_each_call_to_its_stage():
+    import bench_stages
+
+    class Model:
+        def run(self, n):
+            return sum(i * i for i in range(n))
+
+    model, other = Model(), Model()
+    clock = bench_stages.StageClock()
+    clock.wrap(model, "run", "busy")
+    assert model.run(300_000) == other.run(300_000)  # the answer passes through
+    model.run(10)
+    other.run(300_000)  # only the wrapped object is timed
+    assert clock.calls == {"busy": 2} and clock.cpu["busy"] > 0 and clock.wall["busy"] > 0
+    clock.clear()
+    assert not clock.calls and not clock.cpu
+
+
 def test_stretch_benchmark_feeds_the_pipeline_transcriber_and_scores_it(capsys):
     """A backbone that hears every whole second exactly scores WER 0 at every stretch length."""
     import math

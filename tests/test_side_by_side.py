@@ -158,14 +158,18 @@ def test_transcription_decodes_greedily_without_temperature_fallback(monkeypatch
     assert seen["temperature"] == [0.0] and seen["beam_size"] == 1
 
 
-def test_decoding_stretches_tracking_and_the_expression_gate_are_part_of_the_cache_key(engine, monkeypatch):
+def test_decoding_encoder_window_stretches_tracking_and_the_expression_gate_are_part_of_the_cache_key(engine, monkeypatch):
     from emoguide.recognition.voice import whisper_backbone
 
     job = _job()
     before = clip_cache_key(job, engine.versions(), AnalysisSettings())
     precision = whisper_backbone.ASR_COMPUTE_TYPES[engine.recognisers["voice"].backbone.device]
-    assert engine.versions()["asr"] == f"whisper-tiny.en greedy t=0 {precision} stretch=125s carry=5s"
+    assert engine.versions()["asr"] == \
+        f"whisper-tiny.en greedy t=0 window 10s if speech<=5s {precision} stretch=125s carry=5s"
     monkeypatch.setattr(whisper_backbone, "TRANSCRIBE_TEMPERATURES", (0.0, 0.2))
+    assert clip_cache_key(job, engine.versions(), AnalysisSettings()) != before
+    monkeypatch.undo()
+    monkeypatch.setattr(whisper_backbone, "ENCODER_WINDOW_RULE", "window 15s if speech<=5s")  # other words
     assert clip_cache_key(job, engine.versions(), AnalysisSettings()) != before
     monkeypatch.undo()
     from emoguide.pipeline import audio_blocks

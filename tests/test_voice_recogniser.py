@@ -106,6 +106,44 @@ def test_transcription_gives_timed_words(voice):
     assert voice.transcribe(np.zeros(SR, np.float32)) == []
 
 
+def test_the_encoder_window_is_short_only_for_short_speech():
+    from emoguide.recognition.voice.whisper_backbone import SHORT_WINDOW_MEL_FRAMES, encoder_window
+
+    def padded(content):  # faster-whisper's window: log-mel of the speech, then exact zeros up to 30 s
+        f = np.zeros((80, 3000), np.float32)
+        f[:, :content] = -1.5  # digital silence after the log-mel normalisation is not zero
+        f[3, content - 1] = 0.2
+        return f
+
+    assert encoder_window(padded(480)).shape == (80, SHORT_WINDOW_MEL_FRAMES)
+    assert encoder_window(padded(500)).shape == (80, SHORT_WINDOW_MEL_FRAMES)
+    assert encoder_window(padded(501)).shape == (80, 3000)
+    assert encoder_window(padded(480), short_speech_frames=0).shape == (80, 3000)  # "always 30 s"
+    assert encoder_window(np.zeros((80, 3000), np.float32), short_speech_frames=0).shape == (80, 3000)
+    assert encoder_window(np.stack([padded(300), padded(900)])).shape == (2, 80, 3000)  # a batch: its longest
+    np.testing.assert_array_equal(encoder_window(padded(300)), padded(300)[:, :SHORT_WINDOW_MEL_FRAMES])
+
+
+def test_a_short_line_is_encoded_in_the_short_window_with_the_same_words(voice, monkeypatch):
+    from emoguide.recognition.voice import whisper_backbone
+
+    seen = []
+    real = whisper_backbone.encoder_window
+    monkeypatch.setattr(whisper_backbone, "encoder_window", lambda f, n: seen.append(real(f, n).shape[-1]) or real(f, n))
+    lines = [read_audio_range(EXAMPLES / "media" / f"cremad_1001_DFA_{c}.mp4", 0, 2.3) for c in ("angry", "happy")]
+    for audio in lines:
+        seen.clear()
+        short = [w.text for w in voice.transcribe(audio)]
+        assert seen == [1000]
+        with monkeypatch.context() as always_30s:
+            always_30s.setattr(voice.backbone.model, "short_speech_frames", 0)
+            seen.clear()
+            assert [w.text for w in voice.transcribe(audio)] == short and seen == [3000]
+    seen.clear()
+    voice.transcribe(np.concatenate(lines * 3))  # six lines, ~13 s: more than 5 s of speech
+    assert seen == [3000]
+
+
 def test_the_cpu_transcribes_in_int8_with_the_float_weights_words(voice):
     from emoguide.recognition.voice.whisper_backbone import load_backbone
 

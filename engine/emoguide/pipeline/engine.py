@@ -120,9 +120,10 @@ class Engine:
         """modality → model version (weights hash); part of every cache key."""
         out = {name: rec.spec.version for name, rec in self.recognisers.items()}
         if "voice" in out:  # speech-to-text decoding settings change the words, hence the text results
-            from emoguide.recognition.voice.whisper_backbone import TRANSCRIBE_TEMPERATURES
+            from emoguide.recognition.voice.whisper_backbone import ENCODER_WINDOW_RULE, TRANSCRIBE_TEMPERATURES
 
             out["asr"] = "whisper-tiny.en greedy t=" + ",".join(f"{t:g}" for t in TRANSCRIBE_TEMPERATURES)
+            out["asr"] += f" {ENCODER_WINDOW_RULE}"
             precision = getattr(getattr(self.recognisers["voice"], "backbone", None), "compute_type", None)
             if precision is not None:  # int8 and float transcripts differ now and then
                 out["asr"] += f" {precision}"
