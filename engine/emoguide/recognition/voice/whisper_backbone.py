@@ -171,7 +171,7 @@ class WhisperBackbone:
         self.batch_size = batch_size or (4 if self.device == "cuda" else 1)
         try:
             self.model = _short_speech_whisper()(str(self.path), device=self.device, compute_type=compute_type,
-                                      cpu_threads=cpu_threads, local_files_only=True)
+                                                 cpu_threads=cpu_threads, local_files_only=True)
         except Exception as exc:  # noqa: BLE001 - ctranslate2 raises plain RuntimeError/ValueError
             raise BackboneError(f"cannot load Whisper from {self.path}: {exc}") from exc
         self.features = FeatureExtractor(feature_size=80, sampling_rate=SAMPLE_RATE)
