@@ -52,7 +52,8 @@ class StageClock:
         setattr(owner, method, timed)
 
     def clear(self) -> None:
-        self.cpu.clear(), self.wall.clear(), self.calls.clear()
+        for totals in (self.cpu, self.wall, self.calls):
+            totals.clear()
 
 
 def instrument(engine, clock: StageClock) -> None:

@@ -129,7 +129,13 @@ def test_a_short_line_is_encoded_in_the_short_window_with_the_same_words(voice, 
 
     seen = []
     real = whisper_backbone.encoder_window
-    monkeypatch.setattr(whisper_backbone, "encoder_window", lambda f, n: seen.append(real(f, n).shape[-1]) or real(f, n))
+
+    def recorded(features, short_speech_frames):
+        window = real(features, short_speech_frames)
+        seen.append(window.shape[-1])
+        return window
+
+    monkeypatch.setattr(whisper_backbone, "encoder_window", recorded)
     lines = [read_audio_range(EXAMPLES / "media" / f"cremad_1001_DFA_{c}.mp4", 0, 2.3) for c in ("angry", "happy")]
     for audio in lines:
         seen.clear()
