@@ -286,13 +286,14 @@ class DecodeCount:
     audio_samples: int
 
 
-def raw_decode(jobs) -> DecodeCount:
+def raw_decode(jobs, skip_loop_filter: str = "none") -> DecodeCount:
     """Plain PyAV: seek to the keyframe before each used range and decode its video and audio, nothing else.
 
     No scaling, no colour conversion, no resampling, no numpy: the least any
     analysis of these ranges must pay on this machine (the "physical limit").
     Video frames counted are those with ``start ≤ t < end`` (half-frame tolerance,
     as the media layer does), so the count is checkable against the timeline.
+    ``skip_loop_filter``: the decoder's option of that name (``media/video.py``), "none" = exact.
     """
     import av
 
@@ -304,6 +305,8 @@ def raw_decode(jobs) -> DecodeCount:
         with av.open(str(job.source.path)) as container:
             for stream in (container.streams.video[:1] + container.streams.audio[:1]):
                 stream.thread_type = "AUTO"
+                if stream.type == "video" and skip_loop_filter != "none":
+                    stream.codec_context.options = {"skip_loop_filter": skip_loop_filter}
                 tb = stream.time_base
                 origin = float(stream.start_time * tb) if stream.start_time is not None else 0.0
                 half = 0.5 / float(stream.average_rate) if stream.type == "video" and stream.average_rate else 0.0
@@ -340,7 +343,8 @@ def pipeline_decode(jobs, settings) -> DecodeCount:
         if info.has_video:
             fps = None if settings.spot_brief else settings.sample_fps
             for _ in iter_video_frames(job.source.path, job.media_start_s, job.media_end_s, sample_fps=fps,
-                                       max_side=settings.max_side, info=info):
+                                       max_side=settings.max_side, info=info,
+                                       skip_loop_filter=settings.skip_loop_filter):
                 frames += 1
         if info.has_audio:
             samples += len(read_audio_range(job.source.path, job.media_start_s, job.media_end_s, rate=16000))

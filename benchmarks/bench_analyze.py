@@ -23,11 +23,13 @@ Generated media is cached under --work (default /tmp/emoguide-bench), never in t
     python benchmarks/bench_analyze.py                 # 1080p and 4K
     python benchmarks/bench_analyze.py demo cut.otio   # the demo and your own timeline
     python benchmarks/bench_analyze.py 1080p --ab-gate 6   # + gated vs every-frame, 6 rounds each
+    python benchmarks/bench_analyze.py 4k --ab-loop-filter 5   # + loop filter skipped vs exact decode
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -74,6 +76,8 @@ def bench_one(path: Path, note: str, engine, settings, work: Path) -> dict:
 
     _common.raw_decode(jobs)  # warm the OS file cache so every measurement reads from memory
     raw = _common.raw_decode(jobs)
+    raw_skip = (_common.raw_decode(jobs, settings.skip_loop_filter) if settings.skip_loop_filter != "none"
+                else None)
     media = _common.pipeline_decode(jobs, settings)
     cache_dir = work / "cache" / f"{path.stem}-{time.time_ns()}"
     cache = AnalysisCache(cache_dir)
@@ -87,11 +91,15 @@ def bench_one(path: Path, note: str, engine, settings, work: Path) -> dict:
     print(f"   clips           {len(jobs)} ({statuses.count('ok')} ok); used media {used_s:.1f} s of {total_s:.1f} s "
           f"in {len(files)} file(s): {raw.video_frames} video frames decoded")
     print(f"   raw decode      {raw.seconds:8.2f} s  {used_s / raw.seconds:7.1f}× real time   (PyAV, used ranges only)")
+    if raw_skip is not None:  # the analysis decodes this way: its ratio to this is printed too
+        print(f"   raw, no filter  {raw_skip.seconds:8.2f} s  {used_s / raw_skip.seconds:7.1f}× real time   "
+              f"(the same with the loop filter skipped as the analysis does: {settings.skip_loop_filter})")
     print(f"   media decode    {media.seconds:8.2f} s  {used_s / media.seconds:7.1f}× real time   "
           f"(+ scale to {settings.max_side} px, RGB, 16 kHz audio: {media.video_frames} frames)")
     print(f"   analyze         {cold.s:8.2f} s  {used_s / cold.s:7.1f}× real time   "
           f"ratio to raw decode {cold.s / raw.seconds:5.2f}× (goal ≤ 1.5×), to media decode "
-          f"{cold.s / media.seconds:5.2f}×")
+          f"{cold.s / media.seconds:5.2f}×" + (f", to raw without the filter {cold.s / raw_skip.seconds:5.2f}×"
+                                              if raw_skip is not None else ""))
     print(f"   analyze CPU     {cold.cpu:8.2f} s  (this process, all threads; {cold.steal:.2f} s stolen by the VM's "
           f"neighbours meanwhile)")
     print(f"   cached re-run   {warm.s:8.2f} s  ratio to raw decode {warm.s / raw.seconds:5.2f}×")
@@ -101,13 +109,30 @@ def bench_one(path: Path, note: str, engine, settings, work: Path) -> dict:
 
 
 def ab_gate(path: Path, engine, settings, work: Path, rounds: int) -> None:
-    """Gated vs every-frame expression readings, interleaved in this process, cold cache each time.
+    """Gated vs every-frame expression readings (see :func:`ab_settings`)."""
+    ab_settings(path, engine, {"gated": dataclasses.replace(settings, expression_every_frame=False),
+                               "every frame": dataclasses.replace(settings, expression_every_frame=True)},
+                work, rounds, "gated vs every frame")
+
+
+def ab_loop_filter(path: Path, engine, settings, work: Path, rounds: int) -> None:
+    """The shipped loop-filter skipping vs an exact decode (see :func:`ab_settings`)."""
+    from emoguide.pipeline.windows import AnalysisSettings
+
+    shipped = settings.skip_loop_filter if settings.skip_loop_filter != "none" else AnalysisSettings.skip_loop_filter
+    ab_settings(path, engine, {f"skip {shipped}": dataclasses.replace(settings, skip_loop_filter=shipped),
+                               "exact decode": dataclasses.replace(settings, skip_loop_filter="none")},
+                work, rounds, f"loop filter skipped ({shipped}) vs exact decode")
+
+
+def ab_settings(path: Path, engine, arms: dict, work: Path, rounds: int, title: str) -> None:
+    """Two settings (``arms``: name → AnalysisSettings, the candidate first) in interleaved cold
+    analyses in this process.
 
     A shared VM's neighbours move identical runs by 10-20 % (CPU seconds too: caches and clocks are
     shared), so one run each cannot show a ~10 % change. Interleaving spreads slow spells over both
     arms, and the minimum of each arm is the run least disturbed.
     """
-    import dataclasses
     import statistics
 
     from emoguide.pipeline.analyze import analyze_timeline
@@ -115,8 +140,6 @@ def ab_gate(path: Path, engine, settings, work: Path, rounds: int) -> None:
     from emoguide.timeline.mapping import load_timeline
 
     timeline = load_timeline(path)
-    arms = {"gated": dataclasses.replace(settings, expression_every_frame=False),
-            "every frame": dataclasses.replace(settings, expression_every_frame=True)}
     runs: dict[str, list] = {arm: [] for arm in arms}
     for i in range(rounds):
         for arm in (arms if i % 2 == 0 else reversed(list(arms))):  # alternate which arm goes first
@@ -125,14 +148,16 @@ def ab_gate(path: Path, engine, settings, work: Path, rounds: int) -> None:
                 analyze_timeline(timeline, base_dir=path.resolve().parent, settings=arms[arm], engine=engine,
                                  cache=cache)
             runs[arm].append((t.s, t.cpu, t.steal))
-    print(f"-- {path.name}: gated vs every frame, {rounds} interleaved rounds (wall s / CPU s / stolen s)")
+    print(f"-- {path.name}: {title}, {rounds} interleaved rounds (wall s / CPU s / stolen s)")
     for arm, r in runs.items():
         listed = "  ".join(f"{w:.2f}/{c:.1f}/{st:.1f}" for w, c, st in r)
         print(f"   {arm:12s} min wall {min(w for w, _, _ in r):6.2f} s  min CPU {min(c for _, c, _ in r):6.1f} s   "
               f"median CPU {statistics.median(c for _, c, _ in r):6.1f} s   [{listed}]")
-    g, e = runs["gated"], runs["every frame"]
-    print(f"   every frame ÷ gated: min wall {min(w for w, _, _ in e) / min(w for w, _, _ in g):.2f}×, "
-          f"min CPU {min(c for _, c, _ in e) / min(c for _, c, _ in g):.2f}×", flush=True)
+    (a, ra), (b, rb) = runs.items()
+    print(f"   {b} ÷ {a}: min wall {min(w for w, _, _ in rb) / min(w for w, _, _ in ra):.2f}×, "
+          f"min CPU {min(c for _, c, _ in rb) / min(c for _, c, _ in ra):.2f}×, "
+          f"median CPU {statistics.median(c for _, c, _ in rb) / statistics.median(c for _, c, _ in ra):.2f}×",
+          flush=True)
 
 
 def warm_up(engine, settings, work: Path) -> None:
@@ -168,6 +193,9 @@ def main() -> None:
     p.add_argument("--ab-gate", type=int, default=0, metavar="ROUNDS",
                    help="after the table, compare the gated and every-frame expression readings on each target in "
                         "ROUNDS interleaved cold analyses (min and median of each)")
+    p.add_argument("--ab-loop-filter", type=int, default=0, metavar="ROUNDS",
+                   help="after the table, compare the shipped loop-filter skipping with an exact decode on each "
+                        "target in ROUNDS interleaved cold analyses")
     args = p.parse_args()
     _common.start_like_the_command()
     args.work.mkdir(parents=True, exist_ok=True)
@@ -199,6 +227,10 @@ def main() -> None:
         print()
         for path, _ in built:
             ab_gate(path, engine, settings, args.work, args.ab_gate)
+    if args.ab_loop_filter > 0:
+        print()
+        for path, _ in built:
+            ab_loop_filter(path, engine, settings, args.work, args.ab_loop_filter)
 
 
 if __name__ == "__main__":

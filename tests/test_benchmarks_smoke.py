@@ -44,10 +44,26 @@ def test_generated_timeline_decodes_exactly_its_used_ranges(tmp_path):
     assert expected == pytest.approx(used_s * float(_media.RATE), abs=4)
     raw = _common.raw_decode(jobs)
     assert raw.video_frames == expected  # the raw baseline decodes the used ranges, not the file
+    assert _common.raw_decode(jobs, "bidir").video_frames == expected  # without the loop filter: the same frames
     assert raw.audio_samples == pytest.approx(used_s * _media.AUDIO_RATE, abs=4 * 2048)  # whole AAC frames at edges
     mine = _common.pipeline_decode(jobs, AnalysisSettings())  # default: every frame (brief-expression spotting)
     assert mine.video_frames == expected
     assert mine.audio_samples == pytest.approx(used_s * 16000, abs=4 * 2)
+
+
+def test_the_loop_filter_benchmark_compares_the_same_frames_of_each_decode(tmp_path):
+    import bench_loop_filter as blf
+
+    segment = _media.face_media(tmp_path, (320, 180), "libx264", 3.0, gop_s=2.0)
+    exact, times, rate, timer = blf.decode(segment, 2.0, "none")
+    skipped, times_skipped, _, _ = blf.decode(segment, 2.0, "all")
+    assert len(exact) == len(times) == round(2.0 * rate) and np.array_equal(times, times_skipped)
+    assert timer.cpu > 0 and blf.decoder_work(segment, 2.0, "bidir") > 0
+    quality = blf.psnr(exact, skipped)
+    assert quality.shape == (len(exact),) and 30.0 < quality.min() and quality.min() < 99.0  # changed, slightly
+    assert np.all(blf.psnr(exact, exact) == 99.0)
+    grey = np.full((1, 4, 4, 3), 100, np.uint8)
+    assert blf.psnr(grey, grey + 1)[0] == pytest.approx(10 * np.log10(255.0 ** 2), abs=1e-4)  # MSE 1
 
 
 def test_transcription_benchmark_counts_word_errors_correctly():

@@ -134,3 +134,20 @@ def test_batch_over_a_folder_and_guide_command(demo_run, tmp_path):
     guided = otio.adapters.read_from_file(str(tmp_path / "guided.otio"))
     names = [m.name for c in guided.find_clips() for m in c.markers] + [m.name for m in guided.tracks.markers]
     assert any(n.startswith("▸ ") for n in names)
+
+
+def test_the_loop_filter_option_offers_the_media_layers_levels_and_reaches_the_settings():
+    import argparse
+
+    from emoguide.cli.common import add_analysis_arguments, settings_from_args
+    from emoguide.media.video import LOOP_FILTER_SKIPS
+    from emoguide.pipeline.windows import AnalysisSettings
+
+    parser = argparse.ArgumentParser()
+    add_analysis_arguments(parser)
+    option = next(a for a in parser._actions if a.dest == "skip_loop_filter")
+    assert tuple(option.choices) == LOOP_FILTER_SKIPS
+    assert settings_from_args(parser.parse_args([])) == AnalysisSettings()  # the CLI's defaults are the engine's
+    assert settings_from_args(parser.parse_args(["--skip-loop-filter", "none"])).skip_loop_filter == "none"
+    with pytest.raises(ValueError, match="skip_loop_filter"):
+        AnalysisSettings(skip_loop_filter="most")

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from media_fixtures import (make_audio_only, make_corrupt_file, make_indexed_video, make_static_video,
-                            make_truncated_copy, make_unsupported_codec, make_vfr_video, make_zero_length,
-                            read_frame_index, vfr_time)
+from media_fixtures import (default_video_codec, make_audio_only, make_corrupt_file, make_indexed_video,
+                            make_static_video, make_truncated_copy, make_unsupported_codec, make_vfr_video,
+                            make_zero_length, read_frame_index, vfr_time)
 
 import emoguide.media.video as video_mod
 from emoguide.media.audio import chunk_bounds, iter_audio_chunks, read_audio_range
@@ -115,6 +115,33 @@ def test_nonref_skipping_stays_near_the_sampling_instants(videos):
     assert decoded_indices(frames) == list(indices)
     ideal = np.array([round(k / 2 * float(rate)) for k in range(len(indices))])
     assert len(indices) in (2, 3) and np.all(np.abs(np.asarray(indices) - ideal) <= 3)
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return 99.0 if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+
+
+@pytest.mark.skipif(default_video_codec() != "libx264", reason="needs an H.264 encoder: mpeg4 has no loop filter")
+def test_skipping_the_loop_filter_keeps_the_frames_and_changes_only_their_deblocking(videos):
+    """The option reaches the decoder (skipping it everywhere changes most pictures; skipping it on
+    B-pictures changes a few), every level yields the very same frames at the same times, and what
+    changes is a deblocking difference: each picture within 35 dB of the exact decode."""
+    path = videos[Fraction(25)]
+    exact, times, indices = read_video_range(path, 0.0, 2.0, max_side=320)
+    changed = {}
+    for level in ("noref", "bidir", "all"):
+        frames, t, i = read_video_range(path, 0.0, 2.0, max_side=320, skip_loop_filter=level)
+        assert list(i) == list(indices) and np.array_equal(t, times)
+        assert decoded_indices(frames) == decoded_indices(exact) == list(range(50))
+        assert min(_psnr(a, b) for a, b in zip(exact, frames)) > 35.0
+        changed[level] = sum(not np.array_equal(a, b) for a, b in zip(exact, frames))
+    assert 1 <= changed["bidir"] < changed["all"] and changed["all"] > len(exact) // 2
+
+
+def test_an_unknown_loop_filter_level_is_refused_before_decoding(videos):
+    with pytest.raises(ValueError, match="skip_loop_filter must be one of"):
+        next(iter_video_frames(videos[Fraction(25)], 0.0, 1.0, skip_loop_filter="some"))
 
 
 @pytest.mark.parametrize("suffix", [".mp4", ".mov"])

@@ -336,7 +336,9 @@ def test_invalid_requests_get_precise_errors(engine):
     with client(info) as c:
         for content, code in [({}, "invalid_request"), ({"timeline": {"OTIO_SCHEMA": "Clip.2"}}, "invalid_request"),
                               ({"timeline": {}, "options": {"nope": 1}}, "invalid_request"),
-                              ({"timeline": {}, "options": {"settings": {"hop_s": 5, "window_s": 1}}}, "invalid_request")]:
+                              ({"timeline": {}, "options": {"settings": {"hop_s": 5, "window_s": 1}}}, "invalid_request"),
+                              ({"timeline": {}, "options": {"settings": {"skip_loop_filter": "most"}}},
+                               "invalid_request")]:
             with pytest.raises(RequestError) as err:
                 c.request("analyze", content)
             assert err.value.code == code

@@ -193,3 +193,4 @@ def test_decoding_encoder_window_stretches_tracking_and_the_expression_gate_are_
     assert clip_cache_key(job, engine.versions(), AnalysisSettings()) != before  # other blended readings
     monkeypatch.undo()
     assert clip_cache_key(job, engine.versions(), AnalysisSettings(expression_every_frame=True)) != before
+    assert clip_cache_key(job, engine.versions(), AnalysisSettings(skip_loop_filter="none")) != before  # exact decode

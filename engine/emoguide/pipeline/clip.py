@@ -130,6 +130,7 @@ def _analyze_video(job, info, engine, settings, starts, ends, progress, cancel):
     detect_every = max(1, int(round(rate / settings.sample_fps))) if full_rate else 1
     frames_iter = prefetch(iter_video_frames(job.source.path, job.media_start_s, job.media_end_s,
                                              sample_fps=sample_fps, max_side=settings.max_side, info=info,
+                                             skip_loop_filter=settings.skip_loop_filter,
                                              container_format=job.source.container_format,
                                              options=job.source.options or None),
                            maxsize=int(rate * 2) + 4)

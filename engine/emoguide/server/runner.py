@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 
 AnalyzeFn = Callable[[otio.schema.Timeline, dict, ProgressCallback, threading.Event], TimelineAnalysis]
 
-SETTINGS_KEYS = ("window_s", "hop_s", "sample_fps", "spot_brief", "expression_every_frame", "max_side", "transcribe")
+SETTINGS_KEYS = ("window_s", "hop_s", "sample_fps", "spot_brief", "expression_every_frame", "max_side", "transcribe",
+                 "skip_loop_filter")
 OPTION_KEYS = {"settings", "base_dir", "cache", "markers"}
 
 
