@@ -45,7 +45,7 @@ import _media  # noqa: E402
 import bench_expression_gate  # noqa: E402
 
 
-def default_files(work: Path, data: Path, seconds: float) -> list[Path]:
+def default_files(work: Path, data: Path) -> list[Path]:
     files = [_media.face_media(work, (1920, 1080), "libx264", 40.0),
              _media.face_media(work, (3840, 2160), _media.pick_codec("libx265")[0], 24.0)]
     real = data / "unlabelled_videos"
@@ -93,38 +93,45 @@ def psnr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def measure(face, path: Path, modes: list[str], seconds: float, rounds: int) -> list[dict]:
-    """One row per mode (the first is the exact decode, "none")."""
+    """One row per mode (the first is the exact decode, "none"). Only the exact frames are held: each
+    other mode's frames are compared as soon as the first round has decoded them, then dropped."""
+    from emoguide.pipeline.windows import AnalysisSettings
+
     cpu = {m: [] for m in modes}
     work = {m: [] for m in modes}
-    kept = {}
+    rows = {m: {"mode": m} for m in modes}
+    exact = None
     for r in range(rounds):  # interleaved: a neighbour's burst hits every mode alike
         for mode in modes:
             work[mode].append(decoder_work(path, seconds, mode))
             frames, times, rate, timer = decode(path, seconds, mode)
             cpu[mode].append(timer.cpu)
-            if r == 0:
-                kept[mode] = (frames, times)
-    frames0, times0 = kept["none"]
-    detect_every = max(1, int(round(rate / 4.0)))
-    exact = face.analyze_frames(list(frames0), times0, detect_every=detect_every)
-    rows = []
+            if r > 0:
+                continue
+            rows[mode]["frames"] = len(times)
+            if mode == "none":
+                detect_every = max(1, int(round(rate / AnalysisSettings().sample_fps)))
+                exact = (frames, times, face.analyze_frames(list(frames), times, detect_every=detect_every))
+            else:
+                rows[mode].update(compare(face, path.name, mode, exact, frames, times, rate, detect_every))
+            del frames
     for mode in modes:
-        frames, times = kept[mode]
-        row = {"mode": mode, "cpu": float(np.median(cpu[mode])), "cpu_min": min(cpu[mode]), "work": min(work[mode]),
-               "frames": len(times)}
-        if mode != "none":
-            if len(times) != len(times0) or not np.allclose(times, times0):
-                raise RuntimeError(f"{path.name}: {mode} decoded other frames than the exact decode")
-            p = psnr(frames0, frames)
-            row.update(psnr_min=float(p.min()), psnr_p5=_common.percentile(p, 5), psnr_p50=float(np.median(p)),
-                       max_abs=int(max(np.abs(frames0[i].astype(np.int16) - frames[i]).max()
-                                       for i in range(len(frames)))))
-            readings = face.analyze_frames(list(frames), times, detect_every=detect_every)
-            row["presence_diff"] = int((readings.present != exact.present).sum())
-            row.update(bench_expression_gate.differences(face, exact, readings, times0, rate))
-        rows.append(row)
-    del kept
-    return rows
+        rows[mode].update(cpu=float(np.median(cpu[mode])), cpu_min=min(cpu[mode]), work=min(work[mode]))
+    return [rows[m] for m in modes]
+
+
+def compare(face, name: str, mode: str, exact, frames: np.ndarray, times: np.ndarray, rate: float,
+            detect_every: int) -> dict:
+    """What decoding with ``mode`` changed against the ``exact`` (frames, times, readings) of the same range."""
+    frames0, times0, readings0 = exact
+    if len(times) != len(times0) or not np.allclose(times, times0):
+        raise RuntimeError(f"{name}: {mode} decoded other frames than the exact decode")
+    p = psnr(frames0, frames)
+    max_abs = int(max(np.abs(frames0[i].astype(np.int16) - frames[i]).max() for i in range(len(frames))))
+    readings = face.analyze_frames(list(frames), times, detect_every=detect_every)
+    return {"psnr_min": float(p.min()), "psnr_p5": _common.percentile(p, 5), "psnr_p50": float(np.median(p)),
+            "max_abs": max_abs, "presence_diff": int((readings.present != readings0.present).sum()),
+            **bench_expression_gate.differences(face, readings0, readings, times0, rate)}
 
 
 def print_rows(name: str, rows: list[dict]) -> None:
@@ -160,7 +167,7 @@ def main() -> None:
         raise SystemExit(f"unknown --modes {bad}: choose from {', '.join(LOOP_FILTER_SKIPS[1:])}")
     face = bench_expression_gate.start(args, "loop filter: exact decode vs skipping it, same frames")
     args.work.mkdir(parents=True, exist_ok=True)
-    files = args.files or default_files(args.work, args.data, args.seconds)
+    files = args.files or default_files(args.work, args.data)
     face.analyze_frames([np.zeros((360, 640, 3), np.uint8)] * 4, np.arange(4) / 30.0)  # warm-up
     print(f"\n{'':37s} {'decoder':12s}  {'media layer CPU s':25s}")
     print(f"{'file':30s} {'mode':6s} {'1 thr':>6s} {'÷none':>5s}  {'least':>6s} {'÷none':>5s} {'median':>6s} "
