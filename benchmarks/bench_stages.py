@@ -4,8 +4,11 @@ One cold analysis per target with the picture and the sound run one after the
 other (``Engine.parallel_modalities = False``), so the CPU seconds of the whole
 process while a stage runs are that stage's: its own thread, torch's intra-op
 threads and CTranslate2's. What is left over is decoding and everything else
-(scaling, tracking, crops, windows, fusion). Stage CPU is what to compare
-across commits; wall times on a shared VM move with the neighbours.
+(scaling, tracking, crops, windows, fusion). To split the two, the media layer
+then decodes the same ranges alone, as the analysis does (its own decode
+settings, downscale, RGB, 16 kHz audio): its CPU is the decoding's share, and
+what remains is the rest. Stage CPU is what to compare across commits; wall
+times on a shared VM move with the neighbours.
 
     python benchmarks/bench_stages.py              # the 1080p benchmark timeline
     python benchmarks/bench_stages.py 4k demo cut.otio
@@ -71,6 +74,16 @@ def instrument(engine, clock: StageClock) -> None:
         clock.wrap(text, "forward_texts", "text model")
 
 
+def decode_alone(path: Path, settings) -> float:
+    """CPU seconds of the media layer decoding ``path``'s used ranges as the analysis does, nothing else."""
+    from emoguide.timeline.mapping import clip_jobs, load_timeline
+
+    jobs = clip_jobs(load_timeline(path), path.resolve().parent)
+    with _common.Timer() as timer:
+        _common.pipeline_decode(jobs, settings)
+    return timer.cpu
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("targets", nargs="*", default=["1080p"], help="1080p, 4k, demo or timeline paths")
@@ -103,6 +116,15 @@ def main() -> None:
                   f"{clock.calls[stage]:6d}")
         rest = cpu - sum(clock.cpu.values())
         print(f"   {'decoding and the rest':28s} {rest:7.2f} {rest / cpu:6.1%}", flush=True)
+        decode = decode_alone(path, settings)
+        print(f"   {'  of which decoding':28s} {decode:7.2f} {decode / cpu:6.1%}   (the media layer alone, same "
+              f"ranges, a separate run)")
+        if rest >= decode:
+            print(f"   {'  and the rest':28s} {rest - decode:7.2f} {(rest - decode) / cpu:6.1%}   (tracking, crops, "
+                  f"picture statistics, windows, fusion, queues)", flush=True)
+        else:  # two runs of the same decode differ by more than what is left: the rest is lost in that noise
+            print(f"   {'  and the rest':28s} {'~0':>7s}          (the separate decode read {decode - rest:.2f} s more "
+                  f"than the whole remainder: run-to-run noise)", flush=True)
     print(f"\nload average at the end: {_common.load_average()}")
 
 

@@ -48,6 +48,9 @@ def test_generated_timeline_decodes_exactly_its_used_ranges(tmp_path):
     assert raw.audio_samples == pytest.approx(used_s * _media.AUDIO_RATE, abs=4 * 2048)  # whole AAC frames at edges
     mine = _common.pipeline_decode(jobs, AnalysisSettings())  # default: every frame (brief-expression spotting)
     assert mine.video_frames == expected
+    import bench_stages
+
+    assert bench_stages.decode_alone(path, AnalysisSettings()) > 0  # the decoding share of the stage table
     assert mine.audio_samples == pytest.approx(used_s * 16000, abs=4 * 2)
 
 
