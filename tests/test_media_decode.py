@@ -139,6 +139,14 @@ def test_skipping_the_loop_filter_keeps_the_frames_and_changes_only_their_debloc
     assert 1 <= changed["bidir"] < changed["all"] and changed["all"] > len(exact) // 2
 
 
+def test_a_codec_without_a_loop_filter_decodes_the_same_at_every_level(folder):
+    path = make_indexed_video(folder / "mpeg4.mp4", Fraction(25), 24, codec="mpeg4", audio=False)
+    exact, _, _ = read_video_range(path, 0.0, 0.96, max_side=96)
+    for level in ("bidir", "all"):
+        frames, _, _ = read_video_range(path, 0.0, 0.96, max_side=96, skip_loop_filter=level)
+        assert np.array_equal(frames, exact)
+
+
 def test_an_unknown_loop_filter_level_is_refused_before_decoding(videos):
     with pytest.raises(ValueError, match="skip_loop_filter must be one of"):
         next(iter_video_frames(videos[Fraction(25)], 0.0, 1.0, skip_loop_filter="some"))
