@@ -209,7 +209,8 @@ def main() -> None:
     spotting = f"on (full rate, expression net {expression})" if settings.spot_brief else "off"
     print(f"settings        {'default' if settings == AnalysisSettings() else 'NON-DEFAULT'}: brief-expression "
           f"spotting {spotting}, face detection {settings.sample_fps:g} fps, "
-          f"max side {settings.max_side} px, transcription {'on' if settings.transcribe else 'off'}")
+          f"max side {settings.max_side} px, transcription {'on' if settings.transcribe else 'off'}, "
+          f"loop filter skipped on: {settings.skip_loop_filter}")
     import torch
 
     print(f"torch threads   {torch.get_num_threads()} during the analyses (Engine.load's setting)")
