@@ -14,8 +14,9 @@ def add_analysis_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hop", type=float, default=1.0, help="window hop in seconds (default 1)")
     p.add_argument("--max-side", type=int, default=640, help="decode-time downscale, longest side px (default 640)")
     p.add_argument("--skip-loop-filter", default="bidir", choices=("none", "noref", "bidir", "nokey", "all"),
-                   help="decode H.264/HEVC without the deblocking filter on these pictures: faster, and invisible "
-                        "at the analysis's size (default bidir: B-pictures; none: decode exactly)")
+                   help="decode H.264/HEVC without the deblocking filter on these pictures, for speed (default "
+                        "bidir: B-pictures, invisible at the analysis's size; none: decode exactly; nokey/all: "
+                        "faster still, but errors carry on to the next keyframe)")
     p.add_argument("--no-brief", action="store_true", help="skip full-rate brief-expression spotting (faster)")
     p.add_argument("--every-frame", action="store_true",
                    help="read the expression net on every full-rate frame, not only where the face changes "
