@@ -116,10 +116,9 @@ def ab_gate(path: Path, engine, settings, work: Path, rounds: int) -> None:
 
 
 def ab_loop_filter(path: Path, engine, settings, work: Path, rounds: int) -> None:
-    """The shipped loop-filter skipping vs an exact decode (see :func:`ab_settings`)."""
-    from emoguide.pipeline.windows import AnalysisSettings
-
-    shipped = settings.skip_loop_filter if settings.skip_loop_filter != "none" else AnalysisSettings.skip_loop_filter
+    """The shipped loop-filter skipping (``settings``' level: this script keeps the default) vs an exact
+    decode (see :func:`ab_settings`)."""
+    shipped = settings.skip_loop_filter
     ab_settings(path, engine, {f"skip {shipped}": dataclasses.replace(settings, skip_loop_filter=shipped),
                                "exact decode": dataclasses.replace(settings, skip_loop_filter="none")},
                 work, rounds, f"loop filter skipped ({shipped}) vs exact decode")
