@@ -24,6 +24,7 @@ Generated media is cached under --work (default /tmp/emoguide-bench), never in t
     python benchmarks/bench_analyze.py demo cut.otio   # the demo and your own timeline
     python benchmarks/bench_analyze.py 1080p --ab-gate 6   # + gated vs every-frame, 6 rounds each
     python benchmarks/bench_analyze.py 4k --ab-loop-filter 5   # + loop filter skipped vs exact decode
+    python benchmarks/bench_analyze.py --ab-overlap 6   # + decoding overlapped with the models vs before
 """
 
 from __future__ import annotations
@@ -109,24 +110,34 @@ def bench_one(path: Path, note: str, engine, settings, work: Path) -> dict:
 
 
 def ab_gate(path: Path, engine, settings, work: Path, rounds: int) -> None:
-    """Gated vs every-frame expression readings (see :func:`ab_settings`)."""
-    ab_settings(path, engine, {"gated": dataclasses.replace(settings, expression_every_frame=False),
-                               "every frame": dataclasses.replace(settings, expression_every_frame=True)},
-                work, rounds, "gated vs every frame")
+    """Gated vs every-frame expression readings (see :func:`ab_runs`)."""
+    ab_runs(path, engine, {"gated": {"settings": dataclasses.replace(settings, expression_every_frame=False)},
+                           "every frame": {"settings": dataclasses.replace(settings, expression_every_frame=True)}},
+            work, rounds, "gated vs every frame")
 
 
 def ab_loop_filter(path: Path, engine, settings, work: Path, rounds: int) -> None:
     """The shipped loop-filter skipping (``settings``' level: this script keeps the default) vs an exact
-    decode (see :func:`ab_settings`)."""
+    decode (see :func:`ab_runs`)."""
     shipped = settings.skip_loop_filter
-    ab_settings(path, engine, {f"skip {shipped}": dataclasses.replace(settings, skip_loop_filter=shipped),
-                               "exact decode": dataclasses.replace(settings, skip_loop_filter="none")},
-                work, rounds, f"loop filter skipped ({shipped}) vs exact decode")
+    ab_runs(path, engine, {f"skip {shipped}": {"settings": dataclasses.replace(settings, skip_loop_filter=shipped)},
+                           "exact decode": {"settings": dataclasses.replace(settings, skip_loop_filter="none")}},
+            work, rounds, f"loop filter skipped ({shipped}) vs exact decode")
 
 
-def ab_settings(path: Path, engine, arms: dict, work: Path, rounds: int, title: str) -> None:
-    """Two settings (``arms``: name → AnalysisSettings, the candidate first) in interleaved cold
-    analyses in this process.
+def ab_overlap(path: Path, engine, settings, work: Path, rounds: int) -> None:
+    """Decoding overlapped with the models (shipped: one thread decoding ahead across clips, the detector
+    run on key frames as they arrive) vs as before (a decoder per clip, the detector once per chunk).
+    The same frames and the same detector batches either way (see :func:`ab_runs`)."""
+    ab_runs(path, engine, {"overlapped": {"settings": settings},
+                           "before": {"settings": settings, "decode_ahead": False, "early_detection": False}},
+            work, rounds, "decode overlapped with the models vs a decoder per clip, detection per chunk")
+
+
+def ab_runs(path: Path, engine, arms: dict, work: Path, rounds: int, title: str) -> None:
+    """Two ways of running ``analyze_timeline`` (``arms``: name → its keyword arguments, the candidate
+    first; ``early_detection=False`` also keeps the face detector from starting before a chunk is
+    complete) in interleaved cold analyses in this process.
 
     A shared VM's neighbours move identical runs by 10-20 % (CPU seconds too: caches and clocks are
     shared), so one run each cannot show a ~10 % change. Interleaving spreads slow spells over both
@@ -143,18 +154,28 @@ def ab_settings(path: Path, engine, arms: dict, work: Path, rounds: int, title: 
     for i in range(rounds):
         for arm in (arms if i % 2 == 0 else reversed(list(arms))):  # alternate which arm goes first
             cache = AnalysisCache(work / "cache" / f"ab-{path.stem}-{time.time_ns()}")
-            with _common.Timer() as t:
-                analyze_timeline(timeline, base_dir=path.resolve().parent, settings=arms[arm], engine=engine,
-                                 cache=cache)
+            kwargs = dict(arms[arm])
+            face = engine.recognisers.get("face")
+            early = kwargs.pop("early_detection", True)
+            if not early and face is not None:  # the detector only once the chunk is complete, as before
+                face.detect_arrived = lambda *args: None
+            try:
+                with _common.Timer() as t:
+                    analyze_timeline(timeline, base_dir=path.resolve().parent, engine=engine, cache=cache, **kwargs)
+            finally:
+                if not early and face is not None:
+                    del face.detect_arrived
             runs[arm].append((t.s, t.cpu, t.steal))
     print(f"-- {path.name}: {title}, {rounds} interleaved rounds (wall s / CPU s / stolen s)")
     for arm, r in runs.items():
         listed = "  ".join(f"{w:.2f}/{c:.1f}/{st:.1f}" for w, c, st in r)
         print(f"   {arm:12s} min wall {min(w for w, _, _ in r):6.2f} s  min CPU {min(c for _, c, _ in r):6.1f} s   "
+              f"median wall {statistics.median(w for w, _, _ in r):6.2f} s  "
               f"median CPU {statistics.median(c for _, c, _ in r):6.1f} s   [{listed}]")
     (a, ra), (b, rb) = runs.items()
     print(f"   {b} ÷ {a}: min wall {min(w for w, _, _ in rb) / min(w for w, _, _ in ra):.2f}×, "
           f"min CPU {min(c for _, c, _ in rb) / min(c for _, c, _ in ra):.2f}×, "
+          f"median wall {statistics.median(w for w, _, _ in rb) / statistics.median(w for w, _, _ in ra):.2f}×, "
           f"median CPU {statistics.median(c for _, c, _ in rb) / statistics.median(c for _, c, _ in ra):.2f}×",
           flush=True)
 
@@ -192,6 +213,10 @@ def main() -> None:
     p.add_argument("--ab-gate", type=int, default=0, metavar="ROUNDS",
                    help="after the table, compare the gated and every-frame expression readings on each target in "
                         "ROUNDS interleaved cold analyses (min and median of each)")
+    p.add_argument("--ab-overlap", type=int, default=0, metavar="ROUNDS",
+                   help="after the table, compare decoding overlapped with the models (shipped: decoding ahead across "
+                        "clips, detecting key frames as they arrive) with a decoder per clip and detection per chunk "
+                        "on each target in ROUNDS interleaved cold analyses")
     p.add_argument("--ab-loop-filter", type=int, default=0, metavar="ROUNDS",
                    help="after the table, compare the shipped loop-filter skipping with an exact decode on each "
                         "target in ROUNDS interleaved cold analyses")
@@ -231,6 +256,10 @@ def main() -> None:
         print()
         for path, _ in built:
             ab_loop_filter(path, engine, settings, args.work, args.ab_loop_filter)
+    if args.ab_overlap > 0:
+        print()
+        for path, _ in built:
+            ab_overlap(path, engine, settings, args.work, args.ab_overlap)
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ CLIP_COUNTS = (10, 100, 1000)
 SEGMENT_S = 60.0
 
 
-def child(timeline: Path, device: str | None, modalities: str, smaps: bool) -> None:
+def child(timeline: Path, device: str | None, modalities: str, smaps: bool, decode_ahead: bool = True) -> None:
     """Run inside the child: load, analyse once, print one JSON line."""
     from emoguide.pipeline.analyze import analyze_timeline
     from emoguide.pipeline.engine import Engine
@@ -51,7 +51,7 @@ def child(timeline: Path, device: str | None, modalities: str, smaps: bool) -> N
     rss_loaded = _common.peak_rss_mb()
     tl = load_timeline(timeline)
     with _common.Timer() as run, _common.RssTrace(smaps_every=150 if smaps else 0) as trace:
-        result = analyze_timeline(tl, base_dir=timeline.parent, engine=engine)
+        result = analyze_timeline(tl, base_dir=timeline.parent, engine=engine, decode_ahead=decode_ahead)
     ok = sum(c.status == "ok" for c in result.clips)
     print(json.dumps({"load_s": load.s, "analyze_s": run.s, "rss_loaded_mb": rss_loaded,
                       "peak_rss_mb": _common.peak_rss_mb(), "clips_ok": ok, "clips": len(result.clips),
@@ -86,16 +86,20 @@ def main() -> None:
     p.add_argument("--smaps", action="store_true",
                    help="also trace resident memory by kind of mapping (main heap, other anonymous maps, files) "
                         "every 3 s, to see where a rising level lives")
+    p.add_argument("--no-decode-ahead", action="store_true",
+                   help="start a decoder per clip instead of one thread decoding ahead across clips (the default), "
+                        "to compare the two")
     p.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args()
     _common.start_like_the_command()
     if args.child:
-        child(args.child, args.device, args.modalities, args.smaps)
+        child(args.child, args.device, args.modalities, args.smaps, not args.no_decode_ahead)
         return
     _common.print_machine("bench_scale: time and peak memory vs timeline length and clip count", args.device)
     segment = _media.face_media(args.work, (640, 360), "libx264", SEGMENT_S, gop_s=10.0)
     print(f"media           {segment.name}: 640×360 H.264, GOP 10 s, speech + faces; longer files are remuxed loops")
-    print(f"modalities      {args.modalities}")
+    print(f"modalities      {args.modalities}; pictures decoded "
+          f"{'by a decoder per clip (--no-decode-ahead)' if args.no_decode_ahead else 'ahead across clips'}")
     print(f"limits          --min-media {args.min_media:g} min, --max-media {args.max_media:g} min, "
           f"--max-clips {args.max_clips}\n")
     header = (f"{'series':7} {'clips':>6} {'used media':>11} {'wall s':>8} {'s per media s':>14} {'× real time':>12} "
@@ -113,6 +117,7 @@ def main() -> None:
         load0 = _common.load_average().split()[0]
         cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(timeline), "--work", str(args.work),
                "--modalities", args.modalities] + (["--smaps"] if args.smaps else [])
+        cmd += ["--no-decode-ahead"] if args.no_decode_ahead else []
         if args.device:
             cmd += ["--device", args.device]
         out = subprocess.run(cmd, capture_output=True, text=True)

@@ -16,7 +16,7 @@ BUG_WIDTH = 192  # frames this wide raise inside the worker
 
 
 class FailingFace(IndexReadingFace):
-    def analyze_frames(self, frames, times, detect_every=1, every_frame=False):
+    def analyze_frames(self, frames, times, detect_every=1, every_frame=False, detections=None):
         width = frames[0].shape[1]  # frames: a list of (H, W, 3) images, as the pipeline passes them
         if width == CRASH_WIDTH:
             os._exit(3)  # what a segfault or the OOM killer looks like from outside

@@ -32,8 +32,12 @@ class IndexReadingFace:
 
     def __init__(self):
         self.seen: list[int] = []
+        self.arrived: list[int] = []
 
-    def analyze_frames(self, frames, times, detect_every=1, every_frame=False):
+    def detect_arrived(self, frames, detect_every, detections):
+        self.arrived.append(len(frames))  # how much of the chunk was in each time the pipeline offered it
+
+    def analyze_frames(self, frames, times, detect_every=1, every_frame=False, detections=None):
         idx = np.array([read_frame_index(f) for f in frames])
         self.seen.extend(idx.tolist())
         probs = np.full((len(frames), NUM_CLASSES), 0.05, np.float32)

@@ -197,6 +197,38 @@ def test_key_frames_are_detected_a_few_at_a_time_with_the_same_results(face, mon
                                    err_msg=name)
 
 
+def test_key_frames_detected_while_the_chunk_arrives_give_exactly_the_same_readings(face, monkeypatch):
+    """Why: the pipeline runs the detector on a chunk's first key frames while the decoder is still
+    producing the rest of it. Only batches that the chunk's end cannot change may run early."""
+    from emoguide.recognition.face import recogniser
+
+    monkeypatch.setitem(recogniser.DETECT_BATCH, "cpu", 4)  # several batches in a short clip
+    frames, times, _ = read_video_range(SMILE, 0, 2.45, max_side=480)
+    frames = list(frames)
+    calls = []
+    detect = face.detector.detect
+    monkeypatch.setattr(face.detector, "detect", lambda batch: calls.append(len(batch)) or detect(batch))
+    whole = face.analyze_frames(frames, times, detect_every=3)
+    whole_calls, calls[:] = list(calls), []
+    for n_frames in (len(frames) - 1, len(frames)):  # the chunk's last frame: a key frame that no early batch has
+        arriving, early, when = [], [], []
+        for frame in frames[:n_frames]:
+            arriving.append(frame)
+            before = len(early)
+            face.detect_arrived(arriving, 3, early)
+            when += [len(arriving)] * ((len(early) - before) // 4)
+        assert when == [3 * (4 * b + 3) + 1 for b in range(len(when))]  # each batch as soon as its last key is in
+        assert len(early) == 4 * (((n_frames - 1) // 3 + 1) // 4)  # whole batches of the key frames in so far
+        calls.clear()
+        readings = face.analyze_frames(frames[:n_frames], times[:n_frames], detect_every=3, detections=early)
+        alone = face.analyze_frames(frames[:n_frames], times[:n_frames], detect_every=3)
+        for name, value in vars(readings).items():
+            np.testing.assert_array_equal(value, getattr(alone, name), err_msg=name)
+    assert whole.present.sum() >= len(frames) - 2 and len(whole_calls) > 2
+    with pytest.raises(ValueError, match="whole batches"):
+        face.analyze_frames(frames, times, detect_every=3, detections=early[:3])
+
+
 def test_the_mirror_setting_is_part_of_the_version_that_keys_caches(monkeypatch):
     """Turning the mirror pass on or off changes every reading: cached results and fusion.md must see it."""
     from emoguide.recognition.face import recogniser

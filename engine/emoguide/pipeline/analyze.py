@@ -1,9 +1,11 @@
 """Timeline in, :class:`TimelineAnalysis` out: the engine's one entry point.
 
 For each clip: map it to its media range, look in the cache, otherwise probe
-and analyse it. A clip that fails (offline, corrupt, unknown codec, zero
-length) is recorded with its reason and the run continues; ``partial`` on the
-result tells the caller. Only :class:`Cancelled` stops a run early.
+and analyse it. The pictures of the clips to analyse are decoded by one thread
+running ahead of the models (:mod:`emoguide.pipeline.decode_ahead`). A clip that
+fails (offline, corrupt, unknown codec, zero length) is recorded with its reason
+and the run continues; ``partial`` on the result tells the caller. Only
+:class:`Cancelled` stops a run early.
 
 The per-clip steps are public (:func:`unanalysable`, :func:`clip_cache_key`,
 :func:`analyze_media`, :func:`clip_to_dict`/:func:`clip_from_dict`) because the
@@ -15,22 +17,28 @@ schedules.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 import opentimelineio as otio
 
 from emoguide import __version__
 from emoguide.pipeline.cache import AnalysisCache
-from emoguide.pipeline.clip import analyze_clip
+from emoguide.pipeline.clip import analyze_clip, picture_frames
+from emoguide.pipeline.decode_ahead import DecodeAhead, PictureJob
 from emoguide.pipeline.engine import Engine
 from emoguide.pipeline.plan import TimelinePlan
 from emoguide.pipeline.progress import Cancelled, ProgressCallback, check_cancel, emit
 from emoguide.pipeline.results import BriefEvent, ClipAnalysis, ClipWindows, TimelineAnalysis
 from emoguide.pipeline.windows import AnalysisSettings
 from emoguide.timeline.mapping import ClipJob
+
+if TYPE_CHECKING:  # PyAV loads only when a clip is decoded
+    from emoguide.media.video import VideoFrame
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +52,16 @@ def analyze_timeline(
     cache: AnalysisCache | None = None,
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
+    decode_ahead: bool = True,
 ) -> TimelineAnalysis:
     """Analyse every clip of ``timeline``.
 
     ``base_dir`` resolves relative media paths (pass the timeline file's folder).
     ``engine`` is reused when given (keep one per process: models stay loaded).
+    ``decode_ahead``: one thread decodes the picture of the clips to analyse one after
+    another, so the next clip's frames are ready when its turn comes
+    (:mod:`~emoguide.pipeline.decode_ahead`); False starts a decoder per clip
+    instead (the same results, measured against in ``benchmarks/bench_analyze.py``).
     """
     settings = settings or AnalysisSettings()
     engine = engine or Engine.load()
@@ -57,22 +70,44 @@ def analyze_timeline(
     jobs = plan.jobs
     emit(progress, "timeline", 0, plan.n_analysable, message=plan.name)
     clips: list[ClipAnalysis] = []
-    for index, job in enumerate(jobs):
-        check_cancel(cancel)
-        if not plan.analysable[index]:
-            clips.append(plan.skipped(job))
-            continue
-        emit(progress, "clip", len(clips), len(jobs), job.clip_id, job.clip_name)
-        clips.append(analyze_job(job, engine, settings, cache, progress, cancel))
-        emit(progress, "clip_done", index + 1, len(jobs), job.clip_id, clips[-1].status)
+    with DecodeAhead(pictures_to_decode(plan, engine, settings, cache) if decode_ahead else []) as ahead:
+        for index, job in enumerate(jobs):
+            check_cancel(cancel)
+            if not plan.analysable[index]:
+                clips.append(plan.skipped(job))
+                continue
+            emit(progress, "clip", len(clips), len(jobs), job.clip_id, job.clip_name)
+            clips.append(analyze_job(job, engine, settings, cache, progress, cancel, ahead.frames(index)))
+            emit(progress, "clip_done", index + 1, len(jobs), job.clip_id, clips[-1].status)
     result = plan.assemble(clips, engine.versions(), settings)
     emit(progress, "done", len(jobs), len(jobs), message="partial" if result.partial else "ok")
     return result
 
 
+def pictures_to_decode(plan: TimelinePlan, engine: Engine, settings: AnalysisSettings,
+                       cache: AnalysisCache) -> list[PictureJob]:
+    """The clips whose picture the run will decode (analysable, not cached), for :class:`DecodeAhead`."""
+    if not engine.has("face"):
+        return []
+    models = engine.versions()
+    return [PictureJob(index, functools.partial(_open_picture, job, settings))
+            for index, job in enumerate(plan.jobs)
+            if plan.analysable[index] and unanalysable(job) is None
+            and not cache.holds(clip_cache_key(job, models, settings))]
+
+
+def _open_picture(job: ClipJob, settings: AnalysisSettings):
+    """What the decode-ahead thread decodes of ``job``: nothing when the media has no picture."""
+    from emoguide.media.probe import probe
+
+    info = probe(job.source.path, job.source.container_format, job.source.options or None)
+    return picture_frames(job, info, settings) if info.has_video else ((), 1)
+
+
 def analyze_job(job: ClipJob, engine: Engine, settings: AnalysisSettings, cache: AnalysisCache,
-                progress: ProgressCallback | None = None, cancel: threading.Event | None = None) -> ClipAnalysis:
-    """One clip, cache first: what the local loop does per clip."""
+                progress: ProgressCallback | None = None, cancel: threading.Event | None = None,
+                frames: Iterator[VideoFrame] | None = None) -> ClipAnalysis:
+    """One clip, cache first: what the local loop does per clip (``frames``: see :func:`analyze_media`)."""
     known = unanalysable(job)
     if known is not None:
         return known
@@ -80,7 +115,7 @@ def analyze_job(job: ClipJob, engine: Engine, settings: AnalysisSettings, cache:
     cached = cache.get(key)
     if cached is not None:
         return clip_from_dict(job, cached)
-    analysis = analyze_media(job, engine, settings, progress, cancel)
+    analysis = analyze_media(job, engine, settings, progress, cancel, frames)
     if analysis.status == "ok":
         cache.put(key, clip_to_dict(analysis))
     return analysis
@@ -102,8 +137,12 @@ def clip_cache_key(job: ClipJob, models: dict[str, str], settings: AnalysisSetti
 
 
 def analyze_media(job: ClipJob, engine: Engine, settings: AnalysisSettings,
-                  progress: ProgressCallback | None = None, cancel: threading.Event | None = None) -> ClipAnalysis:
+                  progress: ProgressCallback | None = None, cancel: threading.Event | None = None,
+                  frames: Iterator[VideoFrame] | None = None) -> ClipAnalysis:
     """Probe and analyse ``job``'s media; unreadable media becomes an offline/error result, not an exception.
+
+    ``frames``: the clip's picture already being decoded by the run's decode-ahead thread
+    (:mod:`emoguide.pipeline.decode_ahead`); None decodes it here.
 
     So does an unexpected exception (a bug met by this clip's media): the clip gets status
     ``error`` with "internal error: …" and the traceback goes to the log, and the batch goes
@@ -115,20 +154,20 @@ def analyze_media(job: ClipJob, engine: Engine, settings: AnalysisSettings,
     from emoguide.pipeline.native_memory import release_freed_memory
 
     try:
-        return _analyze_media(job, engine, settings, progress, cancel)
+        return _analyze_media(job, engine, settings, progress, cancel, frames)
     finally:
         release_freed_memory()
 
 
-def _analyze_media(job: ClipJob, engine: Engine, settings: AnalysisSettings,
-                   progress: ProgressCallback | None, cancel: threading.Event | None) -> ClipAnalysis:
+def _analyze_media(job: ClipJob, engine: Engine, settings: AnalysisSettings, progress: ProgressCallback | None,
+                   cancel: threading.Event | None, frames: Iterator[VideoFrame] | None) -> ClipAnalysis:
     """The work of :func:`analyze_media`."""
     from emoguide.media.errors import MediaError, MediaOffline
     from emoguide.media.probe import probe
 
     try:
         info = probe(job.source.path, job.source.container_format, job.source.options or None)
-        output = analyze_clip(job, info, engine, settings, progress, cancel)
+        output = analyze_clip(job, info, engine, settings, progress, cancel, frames)
     except Cancelled:
         raise
     except MediaOffline as exc:

@@ -72,6 +72,10 @@ class AnalysisCache:
         self.hits += 1
         return value
 
+    def holds(self, key: str | None) -> bool:
+        """Whether an entry exists, without reading it or counting a hit or miss (to plan work ahead)."""
+        return self.enabled and key is not None and self._path(key).is_file()
+
     def put(self, key: str | None, value: dict[str, Any]) -> None:
         if not self.enabled or key is None:
             return

@@ -1,7 +1,9 @@
 """Analysing one clip's used media range: decode → recognisers → fusion.
 
 Video is decoded in chunks of a few seconds (a background thread keeps the next
-chunk decoding while the models work). Every frame of the used range goes
+frames decoding while the models work: in a timeline run one thread for all the
+clips, :mod:`emoguide.pipeline.decode_ahead`, so it goes on into the next clip's
+frames while the models finish this one). Every frame of the used range goes
 through the cheap expression net (brief expressions need full rate); the
 expensive face detector runs only on every k-th frame and the tracker carries
 boxes in between. Per-frame readings are reduced to windows as soon as a window
@@ -18,6 +20,7 @@ import io
 import logging
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 
@@ -33,9 +36,13 @@ from emoguide.recognition.base import ModalityResult
 from emoguide.recognition.windowing import window_slices
 from emoguide.timeline.mapping import ClipJob
 
+if TYPE_CHECKING:  # PyAV loads only when a clip is decoded
+    from emoguide.media.video import VideoFrame
+
 log = logging.getLogger(__name__)
 
 CHUNK_S = 8.0  # seconds of video decoded and analysed together
+AHEAD_S = 2.0  # seconds of frames the decode thread may run ahead of the models
 STAT_STRIDE = 4  # pixel stride for picture statistics
 
 
@@ -48,8 +55,13 @@ class ClipOutput:
 
 
 def analyze_clip(job: ClipJob, info, engine: Engine, settings: AnalysisSettings,
-                 progress: ProgressCallback | None = None, cancel: threading.Event | None = None) -> ClipOutput:
-    """Analyse ``job``'s media range (``info`` is its :class:`MediaInfo`). Raises MediaError subclasses."""
+                 progress: ProgressCallback | None = None, cancel: threading.Event | None = None,
+                 frames: Iterator[VideoFrame] | None = None) -> ClipOutput:
+    """Analyse ``job``'s media range (``info`` is its :class:`MediaInfo`). Raises MediaError subclasses.
+
+    ``frames``: the clip's picture already being decoded (:func:`picture_frames`' frames, from
+    :mod:`emoguide.pipeline.decode_ahead`); None decodes it here.
+    """
     starts, ends = make_windows(job.media_start_s, job.media_end_s, settings)
     n = len(starts)
     results: dict[str, ModalityResult] = {}
@@ -57,7 +69,7 @@ def analyze_clip(job: ClipJob, info, engine: Engine, settings: AnalysisSettings,
 
     def picture(stop):
         if info.has_video and engine.has("face"):
-            return _analyze_video(job, info, engine, settings, starts, ends, progress, stop)
+            return _analyze_video(job, info, engine, settings, starts, ends, progress, stop, frames)
         return (ModalityResult.absent(n) if engine.has("face") else None), {}, [], None
 
     def sound(stop):
@@ -116,24 +128,41 @@ def _modality_columns(res: ModalityResult) -> dict[str, np.ndarray]:
     return cols
 
 
-def _analyze_video(job, info, engine, settings, starts, ends, progress, cancel):
+def picture_frames(job: ClipJob, info, settings: AnalysisSettings) -> tuple[Iterator[VideoFrame], int]:
+    """The frames the picture side reads from ``job``'s range, and how many may be decoded ahead.
+
+    One definition for the clip's own decode and the run's decode-ahead thread
+    (:mod:`emoguide.pipeline.decode_ahead`), so both yield the same frames. The
+    bound is about two seconds of frames: the models take them a chunk
+    (:data:`CHUNK_S`) at a time, so more would mostly add memory.
+    """
+    from emoguide.media.video import iter_video_frames
+
+    frames = iter_video_frames(job.source.path, job.media_start_s, job.media_end_s,
+                               sample_fps=None if settings.spot_brief else settings.sample_fps,
+                               max_side=settings.max_side, info=info, skip_loop_filter=settings.skip_loop_filter,
+                               container_format=job.source.container_format, options=job.source.options or None)
+    return frames, int(_video_rate(info) * AHEAD_S) + 4
+
+
+def _video_rate(info) -> float:
+    return float(info.video_rate) if info.video_rate else 25.0
+
+
+def _analyze_video(job, info, engine, settings, starts, ends, progress, cancel, frames=None):
     """Face results per window, picture stats per window, brief events, a thumbnail."""
     from emoguide.media.prefetch import prefetch
     from emoguide.media.stats import frame_stats, motion_energy
-    from emoguide.media.video import iter_video_frames
     from emoguide.pipeline.native_memory import release_freed_memory
 
     face = engine.recognisers["face"]
-    rate = float(info.video_rate) if info.video_rate else 25.0
+    rate = _video_rate(info)
     full_rate = settings.spot_brief
-    sample_fps = None if full_rate else settings.sample_fps
     detect_every = max(1, int(round(rate / settings.sample_fps))) if full_rate else 1
-    frames_iter = prefetch(iter_video_frames(job.source.path, job.media_start_s, job.media_end_s,
-                                             sample_fps=sample_fps, max_side=settings.max_side, info=info,
-                                             skip_loop_filter=settings.skip_loop_filter,
-                                             container_format=job.source.container_format,
-                                             options=job.source.options or None),
-                           maxsize=int(rate * 2) + 4)
+    if frames is None:
+        source, bound = picture_frames(job, info, settings)
+        frames = prefetch(source, maxsize=bound)
+    frames_iter = frames
     face_roll = FrameRoller(starts, ends, lambda rows, t, s, e: face.aggregate(rows, t, s, e))
     stat_roll = FrameRoller(starts, ends, lambda rows, t, s, e: {k: _window_mean(v, t, s, e) for k, v in rows.items()})
     motion_roll = FrameRoller(starts, ends, lambda rows, t, s, e: {"motion": _window_mean(rows["motion"], t, s, e)})
@@ -142,6 +171,7 @@ def _analyze_video(job, info, engine, settings, starts, ends, progress, cancel):
     mid = 0.5 * (job.media_start_s + job.media_end_s)
     prev_last = None
     chunk, chunk_t = [], []
+    early = []  # faces of the chunk's first key frames, found while the rest of it was decoding
     total = job.media_duration_s
 
     def flush():
@@ -151,7 +181,8 @@ def _analyze_video(job, info, engine, settings, starts, ends, progress, cancel):
         chunk.clear()
         chunk_t.clear()
         readings = face.analyze_frames(frames, t, detect_every=detect_every,
-                                       every_frame=settings.expression_every_frame)
+                                       every_frame=settings.expression_every_frame, detections=list(early))
+        early.clear()
         face_roll.push(t, readings)
         if spotter is not None:
             spotter.push(t, readings)
@@ -176,6 +207,8 @@ def _analyze_video(job, info, engine, settings, starts, ends, progress, cancel):
                 check_cancel(cancel)
                 flush()
                 release_freed_memory()  # the chunk's frames and activations: see pipeline/native_memory.py
+            else:
+                face.detect_arrived(chunk, detect_every, early)
         if chunk:
             flush()
     finally:

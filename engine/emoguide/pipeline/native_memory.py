@@ -1,8 +1,9 @@
 """Keep native memory from piling up over a run: the C heap's freed memory (glibc) and oneDNN's kernels.
 
 Why: the big buffers of an analysis (decoded frames, 120 s audio blocks,
-Whisper's features) are allocated and freed by several threads: the decode
-prefetch thread and the sound thread are new for every clip. glibc gives each
+Whisper's features) are allocated and freed by several threads: the sound thread
+is new for every clip, and so was the decode thread (a timeline run now keeps one
+for all its clips: pipeline/decode_ahead.py). glibc gives each
 thread its own malloc arena (up to 8 per core) and keeps what was freed in an
 arena for reuse instead of returning it, so peak RSS crept up clip after clip
 although nothing was still referenced. Measured on ten 60 s clips (2 cores):
