@@ -133,8 +133,10 @@ def picture_frames(job: ClipJob, info, settings: AnalysisSettings) -> tuple[Iter
 
     One definition for the clip's own decode and the run's decode-ahead thread
     (:mod:`emoguide.pipeline.decode_ahead`), so both yield the same frames. The
-    bound is about two seconds of frames: the models take them a chunk
-    (:data:`CHUNK_S`) at a time, so more would mostly add memory.
+    bound is about two seconds of frames (:data:`AHEAD_S`): with the detector
+    starting on a chunk's key frames as they arrive, four seconds measured no
+    faster (docs/performance.md, twenty-third pass), and every second costs
+    a second of frames in memory.
     """
     from emoguide.media.video import iter_video_frames
 
@@ -159,10 +161,10 @@ def _analyze_video(job, info, engine, settings, starts, ends, progress, cancel, 
     rate = _video_rate(info)
     full_rate = settings.spot_brief
     detect_every = max(1, int(round(rate / settings.sample_fps))) if full_rate else 1
-    if frames is None:
-        source, bound = picture_frames(job, info, settings)
-        frames = prefetch(source, maxsize=bound)
     frames_iter = frames
+    if frames_iter is None:  # not decoded ahead by the run: a decode thread of this clip's own
+        source, bound = picture_frames(job, info, settings)
+        frames_iter = prefetch(source, maxsize=bound)
     face_roll = FrameRoller(starts, ends, lambda rows, t, s, e: face.aggregate(rows, t, s, e))
     stat_roll = FrameRoller(starts, ends, lambda rows, t, s, e: {k: _window_mean(v, t, s, e) for k, v in rows.items()})
     motion_roll = FrameRoller(starts, ends, lambda rows, t, s, e: {"motion": _window_mean(rows["motion"], t, s, e)})
