@@ -8,7 +8,7 @@ from fractions import Fraction
 
 import opentimelineio as otio
 import pytest
-from media_fixtures import make_corrupt_file, make_indexed_video
+from media_fixtures import make_indexed_video
 from standin_engine import standin_engine
 from test_pipeline import clip_for
 
@@ -162,21 +162,6 @@ def test_a_run_decoding_ahead_reads_the_same_frames_and_gives_the_same_results(t
     for a, b in zip(results[True].clips, results[False].clips):
         assert a.status == b.status == "ok"
         assert (a.windows.probs == b.windows.probs).all() and (a.windows.start_s == b.windows.start_s).all()
-
-
-def test_bad_clips_in_a_run_decoding_ahead_are_reported_and_cost_the_others_nothing(tmp_path):
-    rate = Fraction(25)
-    good = make_indexed_video(tmp_path / "good.mov", rate, 48)
-    corrupt = make_corrupt_file(tmp_path / "corrupt.mov")
-    tl = otio.schema.Timeline(name="t")
-    track = otio.schema.Track()
-    for path, first in ((good, 0), (corrupt, 0), (tmp_path / "missing.mov", 0), (good, 20)):
-        track.append(clip_for(path, rate, 0, first, 24, n_media=48))
-    tl.tracks.append(track)
-    engine = standin_engine()
-    analysis = analyze_timeline(tl, engine=engine)
-    assert [c.status for c in analysis.clips] == ["ok", "error", "offline", "ok"]
-    assert engine.recognisers["face"].seen == [*range(24), *range(20, 44)]
 
 
 def test_only_clips_that_will_be_analysed_are_decoded_ahead(tmp_path):

@@ -73,8 +73,11 @@ def test_bad_media_is_reported_per_clip_and_the_batch_continues(tmp_path):
     track.append(clip_for(good, rate, 0, 0, 0))  # zero-length
     tl.tracks.append(track)
     events = []
-    analysis = analyze_timeline(tl, engine=standin_engine(), progress=events.append)
+    engine = standin_engine()
+    analysis = analyze_timeline(tl, engine=engine, progress=events.append)
     assert [c.status for c in analysis.clips] == ["ok", "offline", "error", "ok", "error"]
+    # the run's decode-ahead thread met the corrupt file too: only that clip lost anything
+    assert engine.recognisers["face"].seen == [*range(24), *range(24)]
     assert "missing.mov" in analysis.clips[1].message and "corrupt.mov" in analysis.clips[2].message
     assert analysis.partial
     assert any(e.stage == "warning" for e in events) and events[-1].stage == "done"
