@@ -164,6 +164,20 @@ def test_a_run_decoding_ahead_reads_the_same_frames_and_gives_the_same_results(t
         assert (a.windows.probs == b.windows.probs).all() and (a.windows.start_s == b.windows.start_s).all()
 
 
+def test_a_run_cancelled_between_clips_stops_its_decode_thread(tmp_path):
+    from emoguide.pipeline.progress import Cancelled
+
+    cancel = threading.Event()
+
+    def on_event(event):
+        if event.stage == "clip_done":  # the decode thread is on the next clips by now
+            cancel.set()
+
+    with pytest.raises(Cancelled):
+        analyze_timeline(three_file_timeline(tmp_path), engine=standin_engine(), progress=on_event, cancel=cancel)
+    assert not [t for t in threading.enumerate() if t.name == "emoguide-decode-ahead"]
+
+
 def test_only_clips_that_will_be_analysed_are_decoded_ahead(tmp_path):
     tl = three_file_timeline(tmp_path)
     cache = AnalysisCache(tmp_path / "cache")
