@@ -72,13 +72,13 @@ class _Scaler:
     held for a chunk stay out of the C heap).
     """
 
-    def __init__(self, max_side: int, time_base, sar: Fraction | None):
+    def __init__(self, max_side: int, time_base, sar: Fraction | None, store: FrameBlocks | None = None):
         self.max_side = max_side
         self.time_base = time_base
         self.sar = float(sar) if sar else 1.0
         self.key = None
         self.graph = None
-        self.store = FrameBlocks()
+        self.store = store if store is not None else FrameBlocks()
 
     def __call__(self, frame: av.VideoFrame) -> np.ndarray:
         key = (frame.width, frame.height, frame.format.name)
@@ -106,7 +106,7 @@ class _SeekOvershot(Exception):
 def iter_video_frames(path, start_s: float, end_s: float, *, sample_fps: float | None = None, max_side: int = 640,
                       info: MediaInfo | None = None, container_format: str | None = None,
                       options: dict | None = None, skip_nonref: bool | None = None,
-                      skip_loop_filter: str = "none") -> Iterator[VideoFrame]:
+                      skip_loop_filter: str = "none", frame_store: FrameBlocks | None = None) -> Iterator[VideoFrame]:
     """Frames of ``[start_s, end_s)``: every frame (``sample_fps=None``) or the one nearest each
     instant ``start_s + k/sample_fps`` (computed from k, so no drift), each frame at most once.
 
@@ -122,6 +122,10 @@ def iter_video_frames(path, start_s: float, end_s: float, *, sample_fps: float |
     speed; the default decodes exactly. Shrunk to the analysis's size, "bidir" frames differ from
     exact ones by about a grey level RMS (PSNR ≥ 48 dB on real footage; what it saves and changes:
     ``benchmarks/bench_loop_filter.py``).
+
+    ``frame_store``: the :class:`~emoguide.media.frame_store.FrameBlocks` the frames are copied
+    into; one thread decoding many ranges in turn passes one store, so each range reuses the
+    blocks the previous ones' frames have left (default: a store of this range's own).
     """
     if skip_loop_filter not in LOOP_FILTER_SKIPS:
         raise ValueError(f"skip_loop_filter must be one of {', '.join(LOOP_FILTER_SKIPS)}, not {skip_loop_filter!r}")
@@ -140,7 +144,7 @@ def iter_video_frames(path, start_s: float, end_s: float, *, sample_fps: float |
     for margin in SEEK_MARGINS:
         try:
             yield from _decode_range(path, start_s, end_s, sample_fps, max_side, info, rate, half, margin,
-                                     skip_nonref, skip_loop_filter, index_of, container_format, options)
+                                     skip_nonref, skip_loop_filter, index_of, container_format, options, frame_store)
             return
         except _SeekOvershot:
             log.debug("seek in %s landed after %.3f s; retrying from further back", path, start_s)
@@ -148,7 +152,7 @@ def iter_video_frames(path, start_s: float, end_s: float, *, sample_fps: float |
 
 
 def _decode_range(path, start_s, end_s, sample_fps, max_side, info, rate, half, margin, skip_nonref,
-                  skip_loop_filter, index_of, container_format, options) -> Iterator[VideoFrame]:
+                  skip_loop_filter, index_of, container_format, options, frame_store) -> Iterator[VideoFrame]:
     origin = info.start_offset_s
     container = open_container(path, container_format, options)
     try:
@@ -160,7 +164,7 @@ def _decode_range(path, start_s, end_s, sample_fps, max_side, info, rate, half, 
             stream.codec_context.skip_frame = "NONREF"
         if skip_loop_filter != "none":  # a generic AVCodecContext option: passed when the decoder opens
             stream.codec_context.options = {**stream.codec_context.options, "skip_loop_filter": skip_loop_filter}
-        scaler = _Scaler(max_side, stream.time_base, stream.codec_context.sample_aspect_ratio)
+        scaler = _Scaler(max_side, stream.time_base, stream.codec_context.sample_aspect_ratio, frame_store)
         n = -1  # serial number of the latest in-range frame
         last_yielded = -1
         count = 0

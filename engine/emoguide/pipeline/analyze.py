@@ -86,22 +86,31 @@ def analyze_timeline(
 
 def pictures_to_decode(plan: TimelinePlan, engine: Engine, settings: AnalysisSettings,
                        cache: AnalysisCache) -> list[PictureJob]:
-    """The clips whose picture the run will decode (analysable, not cached), for :class:`DecodeAhead`."""
+    """The clips whose picture the run will decode (analysable, not cached), for :class:`DecodeAhead`.
+
+    Their frames share one store of mapped blocks (the decode thread copies them in one clip after
+    another): a clip's frames fill the blocks the previous clips' frames have left, instead of each
+    clip mapping and faulting in blocks of its own, and a short clip's part-filled last block is
+    not held beside the next clip's first ones.
+    """
+    from emoguide.media.frame_store import FrameBlocks
+
     if not engine.has("face"):
         return []
     models = engine.versions()
-    return [PictureJob(index, functools.partial(_open_picture, job, settings))
+    store = FrameBlocks()
+    return [PictureJob(index, functools.partial(_open_picture, job, settings, store))
             for index, job in enumerate(plan.jobs)
             if plan.analysable[index] and unanalysable(job) is None
             and not cache.holds(clip_cache_key(job, models, settings))]
 
 
-def _open_picture(job: ClipJob, settings: AnalysisSettings):
+def _open_picture(job: ClipJob, settings: AnalysisSettings, frame_store):
     """What the decode-ahead thread decodes of ``job``: nothing when the media has no picture."""
     from emoguide.media.probe import probe
 
     info = probe(job.source.path, job.source.container_format, job.source.options or None)
-    return picture_frames(job, info, settings) if info.has_video else ((), 1)
+    return picture_frames(job, info, settings, frame_store) if info.has_video else ((), 1)
 
 
 def analyze_job(job: ClipJob, engine: Engine, settings: AnalysisSettings, cache: AnalysisCache,

@@ -128,7 +128,8 @@ def _modality_columns(res: ModalityResult) -> dict[str, np.ndarray]:
     return cols
 
 
-def picture_frames(job: ClipJob, info, settings: AnalysisSettings) -> tuple[Iterator[VideoFrame], int]:
+def picture_frames(job: ClipJob, info, settings: AnalysisSettings,
+                   frame_store=None) -> tuple[Iterator[VideoFrame], int]:
     """The frames the picture side reads from ``job``'s range, and how many may be decoded ahead.
 
     One definition for the clip's own decode and the run's decode-ahead thread
@@ -136,14 +137,15 @@ def picture_frames(job: ClipJob, info, settings: AnalysisSettings) -> tuple[Iter
     bound is about two seconds of frames (:data:`AHEAD_S`): with the detector
     starting on a chunk's key frames as they arrive, four seconds measured no
     faster (docs/performance.md, twenty-third pass), and every second costs
-    a second of frames in memory.
+    a second of frames in memory. ``frame_store``: see ``iter_video_frames``.
     """
     from emoguide.media.video import iter_video_frames
 
     frames = iter_video_frames(job.source.path, job.media_start_s, job.media_end_s,
                                sample_fps=None if settings.spot_brief else settings.sample_fps,
                                max_side=settings.max_side, info=info, skip_loop_filter=settings.skip_loop_filter,
-                               container_format=job.source.container_format, options=job.source.options or None)
+                               container_format=job.source.container_format, options=job.source.options or None,
+                               frame_store=frame_store)
     return frames, int(_video_rate(info) * AHEAD_S) + 4
 
 
