@@ -152,6 +152,15 @@ def ab_overlap(path: Path, engine, settings, work: Path, rounds: int) -> None:
             work, rounds, "decode overlapped with the models vs a decoder per clip, detection per chunk")
 
 
+#: ``--FLAG ROUNDS`` → (the comparison, what it compares, for ``--help``)
+AB_COMPARISONS = {
+    "ab-gate": (ab_gate, "the gated and every-frame expression readings"),
+    "ab-overlap": (ab_overlap, "decoding overlapped with the models (shipped: decoding ahead across clips, detecting "
+                               "key frames as they arrive) with a decoder per clip and detection per chunk"),
+    "ab-loop-filter": (ab_loop_filter, "the shipped loop-filter skipping with an exact decode"),
+}
+
+
 def ab_runs(path: Path, engine, arms: dict, work: Path, rounds: int, title: str) -> None:
     """Two ways of running ``analyze_timeline`` (``arms``: name → its keyword arguments, the candidate
     first; ``early_detection=False`` also keeps the face detector from starting before a chunk is
@@ -232,16 +241,10 @@ def main() -> None:
                    help="measure the raw decode and the cold analysis N times each, alternating, and also print the "
                         "ratio of the least of each and of the medians (a shared VM's neighbours move single runs "
                         "by 10-20 %%)")
-    p.add_argument("--ab-gate", type=int, default=0, metavar="ROUNDS",
-                   help="after the table, compare the gated and every-frame expression readings on each target in "
-                        "ROUNDS interleaved cold analyses (min and median of each)")
-    p.add_argument("--ab-overlap", type=int, default=0, metavar="ROUNDS",
-                   help="after the table, compare decoding overlapped with the models (shipped: decoding ahead across "
-                        "clips, detecting key frames as they arrive) with a decoder per clip and detection per chunk "
-                        "on each target in ROUNDS interleaved cold analyses")
-    p.add_argument("--ab-loop-filter", type=int, default=0, metavar="ROUNDS",
-                   help="after the table, compare the shipped loop-filter skipping with an exact decode on each "
-                        "target in ROUNDS interleaved cold analyses")
+    for flag, (_, what) in AB_COMPARISONS.items():
+        p.add_argument(f"--{flag}", type=int, default=0, metavar="ROUNDS",
+                       help=f"after the table, compare {what} on each target in ROUNDS interleaved cold analyses "
+                            "(min and median of each)")
     args = p.parse_args()
     _common.start_like_the_command()
     args.work.mkdir(parents=True, exist_ok=True)
@@ -271,19 +274,12 @@ def main() -> None:
         verdict = "met" if r["analyze"] / r["raw"] <= 1.5 else "MISSED"
         print(f"   {r['target']:<22} {r['used_s']:6.1f} s used   analyze {r['analyze']:7.2f} s   raw decode "
               f"{r['raw']:6.2f} s   ratio {r['analyze'] / r['raw']:6.2f}×  {verdict}   (analysis CPU {r['cpu']:.1f} s)")
-    if args.ab_gate > 0:
-        print()
-        for path, _ in built:
-            ab_gate(path, engine, settings, args.work, args.ab_gate)
-    if args.ab_loop_filter > 0:
-        print()
-        for path, _ in built:
-            ab_loop_filter(path, engine, settings, args.work, args.ab_loop_filter)
-    if args.ab_overlap > 0:
-        print()
-        for path, _ in built:
-            ab_overlap(path, engine, settings, args.work, args.ab_overlap)
-
+    for flag, (compare, _) in AB_COMPARISONS.items():
+        rounds = getattr(args, flag.replace("-", "_"))
+        if rounds > 0:
+            print()
+            for path, _ in built:
+                compare(path, engine, settings, args.work, rounds)
 
 if __name__ == "__main__":
     main()
