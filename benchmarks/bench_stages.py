@@ -1,27 +1,33 @@
 """Where an analysis spends its CPU, stage by stage.
 
 One cold analysis per target with the picture and the sound run one after the
-other (``Engine.parallel_modalities = False``), so the CPU seconds of the whole
-process while a stage runs are that stage's: its own thread, torch's intra-op
-threads and CTranslate2's. What is left over is decoding and everything else
-(scaling, tracking, crops, windows, fusion). To split the two, the media layer
-then decodes the same ranges alone, as the analysis does (its own decode
-settings, downscale, RGB, 16 kHz audio): its CPU is the decoding's share, and
-what remains is the rest. Stage CPU is what to compare across commits; wall
-times on a shared VM move with the neighbours.
+other (``Engine.parallel_modalities = False``), so the CPU seconds of the process
+while a stage runs are that stage's (its own thread, torch's intra-op threads and
+CTranslate2's), but for the picture's decoding: a decode thread runs beside the
+models (``pipeline/decode_ahead.py``), decoding the frames to come while a model
+reads the ones before. Its CPU and that of libav's worker threads is counted
+per thread (Linux's ``/proc``) and taken out of every stage into a row of its
+own. What is left over is everything else (audio decoding, tracking, crops,
+windows, fusion). As a cross-check, the media layer then decodes the same
+ranges alone, as the analysis does (its own decode settings, downscale, RGB,
+16 kHz audio). Stage CPU is what to compare across commits; wall times on a
+shared VM move with the neighbours.
 
     python benchmarks/bench_stages.py              # the 1080p benchmark timeline
     python benchmarks/bench_stages.py 4k demo cut.otio
 
 Targets are bench_analyze's (1080p, 4k, demo or a timeline path); media is
-generated under --work, never in the repository.
+generated under --work, never in the repository. Elsewhere than on Linux the
+decode threads cannot be told apart, and their CPU stays in the stages.
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import os
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -30,10 +36,55 @@ import _common  # noqa: E402
 import bench_analyze  # noqa: E402
 
 
-class StageClock:
-    """Process CPU, thread CPU and wall seconds spent inside wrapped methods, by stage name."""
+class DecoderThreads:
+    """CPU seconds so far of the threads that decode pictures: ours and libav's workers.
+
+    Ours are the Python threads named in :data:`NAMES`; libav names its frame and slice
+    threads ``av:<codec>:…``. Each reading sums every such thread seen so far, a thread
+    that has ended counting with its last reading (so it loses only what it ran since).
+    Time on the CPU comes from ``/proc/self/task/<tid>/schedstat`` (nanoseconds), else from
+    ``stat``'s clock ticks.
+    """
+
+    NAMES = ("emoguide-decode-ahead", "emoguide-prefetch")
+    TASKS = "/proc/self/task"
 
     def __init__(self) -> None:
+        self.available = os.path.isdir(self.TASKS)
+        self._last: dict[str, float] = {}
+        self._tick = os.sysconf("SC_CLK_TCK") if self.available else 100
+
+    def cpu(self) -> float:
+        if not self.available:
+            return 0.0
+        ours = {str(t.native_id) for t in threading.enumerate() if t.name in self.NAMES}
+        for tid in os.listdir(self.TASKS):
+            try:
+                if tid not in ours and not _read(f"{self.TASKS}/{tid}/comm").startswith("av:"):
+                    continue
+                self._last[tid] = self._thread_cpu(tid)
+            except OSError:  # ended between the listing and the read
+                continue
+        return sum(self._last.values())
+
+    def _thread_cpu(self, tid: str) -> float:
+        try:
+            return int(_read(f"{self.TASKS}/{tid}/schedstat").split()[0]) / 1e9
+        except (OSError, ValueError, IndexError):
+            fields = _read(f"{self.TASKS}/{tid}/stat").rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / self._tick
+
+
+def _read(path: str) -> str:
+    with open(path) as f:
+        return f.read().strip()
+
+
+class StageClock:
+    """CPU and wall seconds spent inside wrapped methods, by stage name, less the decode threads' CPU."""
+
+    def __init__(self, decoders: DecoderThreads) -> None:
+        self.decoders = decoders
         self.cpu = collections.defaultdict(float)
         self.wall = collections.defaultdict(float)
         self.calls = collections.Counter()
@@ -44,11 +95,12 @@ class StageClock:
         clock = self
 
         def timed(*args, **kwargs):
-            cpu, wall = time.process_time(), time.perf_counter()
+            cpu, wall, decoding = time.process_time(), time.perf_counter(), clock.decoders.cpu()
             try:
                 return inner(*args, **kwargs)
             finally:
-                clock.cpu[stage] += time.process_time() - cpu
+                decoding = clock.decoders.cpu() - decoding
+                clock.cpu[stage] += time.process_time() - cpu - decoding
                 clock.wall[stage] += time.perf_counter() - wall
                 clock.calls[stage] += 1
 
@@ -102,29 +154,32 @@ def main() -> None:
     engine.parallel_modalities = False
     settings = AnalysisSettings()
     bench_analyze.warm_up(engine, settings, args.work)
-    clock = StageClock()
+    decoders = DecoderThreads()
+    clock = StageClock(decoders)
     instrument(engine, clock)
     for path, note in built:
         clock.clear()
-        cpu, wall = time.process_time(), time.perf_counter()
+        cpu, wall, decoding = time.process_time(), time.perf_counter(), decoders.cpu()
         analyze_timeline(load_timeline(path), base_dir=path.resolve().parent, settings=settings, engine=engine)
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        decoding = decoders.cpu() - decoding
         print(f"-- {path.name} ({note}): {wall:.2f} s wall, {cpu:.2f} CPU-s")
         print(f"   {'stage':28s} {'CPU s':>7s} {'share':>6s} {'wall s':>7s} {'calls':>6s}")
         for stage, seconds in sorted(clock.cpu.items(), key=lambda kv: -kv[1]):
             print(f"   {stage:28s} {seconds:7.2f} {seconds / cpu:6.1%} {clock.wall[stage]:7.2f} "
                   f"{clock.calls[stage]:6d}")
-        rest = cpu - sum(clock.cpu.values())
-        print(f"   {'decoding and the rest':28s} {rest:7.2f} {rest / cpu:6.1%}", flush=True)
-        decode = decode_alone(path, settings)
-        print(f"   {'  of which decoding':28s} {decode:7.2f} {decode / cpu:6.1%}   (the media layer alone, same "
-              f"ranges, a separate run)")
-        if rest >= decode:
-            print(f"   {'  and the rest':28s} {rest - decode:7.2f} {(rest - decode) / cpu:6.1%}   (tracking, crops, "
-                  f"picture statistics, windows, fusion, queues)", flush=True)
-        else:  # two runs of the same decode differ by more than what is left: the rest is lost in that noise
-            print(f"   {'  and the rest':28s} {'~0':>7s}          (the separate decode read {decode - rest:.2f} s more "
-                  f"than the whole remainder: run-to-run noise)", flush=True)
+        rest = cpu - sum(clock.cpu.values()) - decoding
+        if decoders.available:
+            print(f"   {'picture decoding':28s} {decoding:7.2f} {decoding / cpu:6.1%}          (the decode "
+                  f"threads and libav's, beside the models)")
+            print(f"   {'the rest':28s} {rest:7.2f} {rest / cpu:6.1%}          (audio decoding, tracking, crops, "
+                  f"picture statistics, windows, fusion, queues)")
+        else:
+            print(f"   {'decoding and the rest':28s} {rest:7.2f} {rest / cpu:6.1%}          (no /proc: the decode "
+                  f"threads' CPU is in the stages too)")
+        media = decode_alone(path, settings)
+        print(f"   cross-check: the media layer alone on the same ranges (picture and sound), a separate run: "
+              f"{media:.2f} CPU-s", flush=True)
     print(f"\nload average at the end: {_common.load_average()}")
 
 

@@ -118,7 +118,7 @@ def test_the_stage_clock_charges_each_call_to_its_stage():
             return sum(i * i for i in range(n))
 
     model, other = Model(), Model()
-    clock = bench_stages.StageClock()
+    clock = bench_stages.StageClock(bench_stages.DecoderThreads())
     clock.wrap(model, "run", "busy")
     assert model.run(300_000) == other.run(300_000)  # the answer passes through
     model.run(10)
@@ -126,6 +126,39 @@ def test_the_stage_clock_charges_each_call_to_its_stage():
     assert clock.calls == {"busy": 2} and clock.cpu["busy"] > 0 and clock.wall["busy"] > 0
     clock.clear()
     assert not clock.calls and not clock.cpu
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="per-thread CPU comes from Linux's /proc")
+def test_the_stage_clock_leaves_the_decode_threads_cpu_out_of_the_stage():
+    import threading
+    import time
+
+    import bench_stages
+
+    def burn(stop):
+        while not stop.is_set():
+            sum(i * i for i in range(10_000))
+
+    class Model:
+        def wait(self):
+            time.sleep(0.4)  # a stage that itself uses no CPU
+
+    decoders, model = bench_stages.DecoderThreads(), Model()
+    clock = bench_stages.StageClock(decoders)
+    clock.wrap(model, "wait", "idle model")
+    stop = threading.Event()
+    decoder = threading.Thread(target=burn, args=(stop,), name="emoguide-decode-ahead")
+    before = decoders.cpu()
+    decoder.start()
+    try:
+        model.wait()
+    finally:
+        stop.set()
+        decoder.join()
+    decoded = decoders.cpu() - before
+    assert decoded > 0.1  # the decode thread ran beside the model (GIL permitting, most of 0.4 s)
+    assert clock.cpu["idle model"] < decoded / 2  # and is not charged to it
+    assert decoders.cpu() == pytest.approx(before + decoded)  # an ended thread keeps its last reading
 
 
 def test_stretch_benchmark_feeds_the_pipeline_transcriber_and_scores_it(capsys):
