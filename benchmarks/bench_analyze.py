@@ -26,7 +26,6 @@ Generated media is cached under --work (default /tmp/emoguide-bench), never in t
     python benchmarks/bench_analyze.py 1080p --ab-gate 6   # + gated vs every-frame, 6 rounds each
     python benchmarks/bench_analyze.py 4k --ab-loop-filter 5   # + loop filter skipped vs exact decode
     python benchmarks/bench_analyze.py --ab-overlap 6   # + decoding overlapped with the models vs before
-    python benchmarks/bench_analyze.py --ab-faces-ahead 6   # + faces found in the decode thread vs the analysis thread
 """
 
 from __future__ import annotations
@@ -145,37 +144,27 @@ def ab_loop_filter(path: Path, engine, settings, work: Path, rounds: int) -> Non
 
 
 def ab_overlap(path: Path, engine, settings, work: Path, rounds: int) -> None:
-    """Decoding overlapped with the models (shipped: one thread decoding ahead across clips and finding
-    the key frames' faces as they arrive) vs as before the twenty-third pass (a decoder per clip, the
-    detector in the analysis thread once per chunk). The same frames and detector batches either way."""
+    """Decoding overlapped with the models (shipped: one thread decoding ahead across clips, the detector
+    run on key frames as they arrive) vs as before (a decoder per clip, the detector once per chunk).
+    The same frames and the same detector batches either way (see :func:`ab_runs`)."""
     ab_runs(path, engine, {"overlapped": {"settings": settings},
-                           "before": {"settings": settings, "decode_ahead": False, "faces_ahead": False}},
+                           "before": {"settings": settings, "decode_ahead": False, "early_detection": False}},
             work, rounds, "decode overlapped with the models vs a decoder per clip, detection per chunk")
-
-
-def ab_faces_ahead(path: Path, engine, settings, work: Path, rounds: int) -> None:
-    """The key frames' faces found in the decode thread (shipped) vs in the analysis thread once each
-    chunk is complete, both decoding ahead across clips (``key_faces.IN_DECODE_THREAD``)."""
-    ab_runs(path, engine, {"decode thread": {"settings": settings},
-                           "analysis": {"settings": settings, "faces_ahead": False}},
-            work, rounds, "faces found in the decode thread vs in the analysis thread")
 
 
 #: ``--FLAG ROUNDS`` → (the comparison, what it compares, for ``--help``)
 AB_COMPARISONS = {
     "ab-gate": (ab_gate, "the gated and every-frame expression readings"),
-    "ab-overlap": (ab_overlap, "decoding overlapped with the models (shipped: decoding ahead across clips, finding "
-                               "key frames' faces as they arrive) with a decoder per clip and detection per chunk"),
-    "ab-faces-ahead": (ab_faces_ahead, "the key frames' faces found in the decode thread (shipped) with the "
-                                       "analysis thread finding them per chunk"),
+    "ab-overlap": (ab_overlap, "decoding overlapped with the models (shipped: decoding ahead across clips, detecting "
+                               "key frames as they arrive) with a decoder per clip and detection per chunk"),
     "ab-loop-filter": (ab_loop_filter, "the shipped loop-filter skipping with an exact decode"),
 }
 
 
 def ab_runs(path: Path, engine, arms: dict, work: Path, rounds: int, title: str) -> None:
     """Two ways of running ``analyze_timeline`` (``arms``: name → its keyword arguments, the candidate
-    first; ``faces_ahead=False`` also leaves the key frames' faces to the analysis thread, see
-    ``emoguide.pipeline.key_faces.IN_DECODE_THREAD``) in interleaved cold analyses in this process.
+    first; ``early_detection=False`` also keeps the face detector from starting before a chunk is
+    complete) in interleaved cold analyses in this process.
 
     A shared VM's neighbours move identical runs by 10-20 % (CPU seconds too: caches and clocks are
     shared), so one run each cannot show a ~10 % change. Interleaving spreads slow spells over both
@@ -183,7 +172,6 @@ def ab_runs(path: Path, engine, arms: dict, work: Path, rounds: int, title: str)
     """
     import statistics
 
-    from emoguide.pipeline import key_faces
     from emoguide.pipeline.analyze import analyze_timeline
     from emoguide.pipeline.cache import AnalysisCache
     from emoguide.timeline.mapping import load_timeline
@@ -194,12 +182,16 @@ def ab_runs(path: Path, engine, arms: dict, work: Path, rounds: int, title: str)
         for arm in (arms if i % 2 == 0 else reversed(list(arms))):  # alternate which arm goes first
             cache = AnalysisCache(work / "cache" / f"ab-{path.stem}-{time.time_ns()}")
             kwargs = dict(arms[arm])
-            key_faces.IN_DECODE_THREAD = kwargs.pop("faces_ahead", True)
+            face = engine.recognisers.get("face")
+            early = kwargs.pop("early_detection", True)
+            if not early and face is not None:  # the detector only once the chunk is complete, as before
+                face.detect_arrived = lambda *args: None
             try:
                 with _common.Timer() as t:
                     analyze_timeline(timeline, base_dir=path.resolve().parent, engine=engine, cache=cache, **kwargs)
             finally:
-                key_faces.IN_DECODE_THREAD = True
+                if not early and face is not None:
+                    del face.detect_arrived
             runs[arm].append((t.s, t.cpu, t.steal))
     print(f"-- {path.name}: {title}, {rounds} interleaved rounds (wall s / CPU s / stolen s)")
     for arm, r in runs.items():

@@ -53,7 +53,7 @@ def decode_frames(work: Path, seconds: float, max_side: int) -> tuple[np.ndarray
 
 
 def run_emoguide(frames, times, rate, device, detect_every: int, every_frame: bool = False) -> dict:
-    from emoguide.pipeline.key_faces import CHUNK_S
+    from emoguide.pipeline.clip import CHUNK_S
     from emoguide.recognition.face.recogniser import FaceRecogniser
 
     face = FaceRecogniser.load(device=device)

@@ -8,7 +8,6 @@ in their own test files and in the end-to-end CLI test.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,31 +27,18 @@ class IndexFrames:
     index: np.ndarray
 
 
-class IndexReadingDetector:
-    """Records which frames each detector call got, and in which thread; finds no faces."""
-
-    def __init__(self):
-        self.batches: list[list[int]] = []
-        self.threads: list[str] = []
-
-    def detect(self, frames):
-        self.batches.append([read_frame_index(f) for f in frames])
-        self.threads.append(threading.current_thread().name)
-        return [(np.zeros((0, 4), np.float32), np.zeros(0, np.float32)) for _ in frames]
-
-
 class IndexReadingFace:
     spec = RecogniserSpec("face", "standin", 2.0, 1.0, 4.0)
-    detect_batch = 4
 
     def __init__(self):
         self.seen: list[int] = []
-        self.detector = IndexReadingDetector()
-        self.chunks: list[tuple[int, int]] = []  # (frames, key frames' faces found before) per chunk
+        self.arrived: list[int] = []
+
+    def detect_arrived(self, frames, detect_every, detections):
+        self.arrived.append(len(frames))  # how much of the chunk was in each time the pipeline offered it
 
     def analyze_frames(self, frames, times, detect_every=1, every_frame=False, detections=None):
         idx = np.array([read_frame_index(f) for f in frames])
-        self.chunks.append((len(frames), len(detections or [])))
         self.seen.extend(idx.tolist())
         probs = np.full((len(frames), NUM_CLASSES), 0.05, np.float32)
         probs[:, 1] = 0.7  # "happy" everywhere: the plumbing, not the model, is under test

@@ -54,28 +54,22 @@ def test_generated_timeline_decodes_exactly_its_used_ranges(tmp_path):
     assert mine.audio_samples == pytest.approx(used_s * 16000, abs=4 * 2)
 
 
-def test_the_overlap_benchmarks_run_each_arm_as_named_and_restore_the_shipped_way(tmp_path, capsys):
+def test_the_overlap_benchmark_runs_each_arm_as_named_and_restores_the_detector(tmp_path, capsys):
     import bench_analyze
     from standin_engine import standin_engine
 
-    from emoguide.pipeline import key_faces
     from emoguide.pipeline.windows import AnalysisSettings
 
     segment = _media.face_media(tmp_path, (320, 180), "libx264", 3.0, gop_s=2.0)
     path = _media.write_timeline(tmp_path / "t.otio", "smoke", _media.sub_range_clips(segment, 3.0, 2))
-    for compare, arms in ((bench_analyze.ab_overlap, ("overlapped", "before")),
-                          (bench_analyze.ab_faces_ahead, ("decode thread", "analysis"))):
-        engine = standin_engine()
-        face = engine.recognisers["face"]
-        compare(path, engine, AnalysisSettings(), tmp_path, rounds=2)
-        out = capsys.readouterr().out
-        assert f"{arms[0]:12s} min wall" in out and f"{arms[1]} ÷ {arms[0]}" in out
-        assert key_faces.IN_DECODE_THREAD  # the shipped way again afterwards
-        # two rounds of two arms read the same frames; one arm's key frames went to the stand-in's detector
-        # (in the decode thread), the other's to its analyze_frames (which does not detect)
-        assert len(face.seen) % 4 == 0 and len(face.chunks) % 4 == 0
-        ahead = [found for _, found in face.chunks]
-        assert ahead.count(0) == len(ahead) // 2 and min(found for found in ahead if found) > 0
+    engine = standin_engine()
+    face = engine.recognisers["face"]
+    bench_analyze.ab_overlap(path, engine, AnalysisSettings(), tmp_path, rounds=2)
+    out = capsys.readouterr().out
+    assert "overlapped" in out and "before ÷ overlapped" in out
+    assert "detect_arrived" not in vars(face)  # the "before" arm's stand-in is gone again
+    frames_per_run = len(face.seen) // 4  # two rounds of two arms, every run reads the same frames
+    assert frames_per_run > 0 and len(face.arrived) == 2 * frames_per_run  # offered as they arrive in one arm only
 
 
 def test_the_loop_filter_benchmark_compares_the_same_frames_of_each_decode(tmp_path):

@@ -16,7 +16,6 @@ from emoguide.pipeline import decode_ahead as decode_ahead_module
 from emoguide.pipeline.analyze import analyze_timeline, clip_cache_key, pictures_to_decode
 from emoguide.pipeline.cache import AnalysisCache
 from emoguide.pipeline.decode_ahead import DecodeAhead, PictureJob
-from emoguide.pipeline.key_faces import KeyFaces
 from emoguide.pipeline.plan import TimelinePlan
 from emoguide.pipeline.windows import AnalysisSettings
 
@@ -149,21 +148,17 @@ def test_a_run_decoding_ahead_reads_the_same_frames_and_gives_the_same_results(t
     real = decode_ahead_module.DecodeAhead._decode
     monkeypatch.setattr(decode_ahead_module.DecodeAhead, "_decode",
                         lambda self, j: threads.append(threading.current_thread().name) or real(self, j))
-    results, seen, faces = {}, {}, {}
+    results, seen, arrived = {}, {}, {}
     for ahead in (True, False):
         engine = standin_engine()
         results[ahead] = analyze_timeline(tl, engine=engine, settings=AnalysisSettings(spot_brief=True),
                                           decode_ahead=ahead)
-        face = engine.recognisers["face"]
-        seen[ahead], faces[ahead] = face.seen, face.detector
-        assert face.chunks == [(30, 6), (12, 3), (15, 4), (45, 9)]  # each clip one chunk, all its key faces found
+        seen[ahead] = engine.recognisers["face"].seen
+        arrived[ahead] = engine.recognisers["face"].arrived
     assert threads == ["emoguide-decode-ahead"] * 4  # every clip's picture came from the one thread
     assert seen[True] == seen[False] == [*range(3, 33), *range(12), *range(40, 55), *range(10, 55)]
-    # the faces of every sixth frame and each clip's last (25 fps, 4 detections a second), 4 per call,
-    # found by the thread that decodes: the run's one thread, or each clip's own
-    assert faces[True].batches == faces[False].batches == [
-        [3, 9, 15, 21], [27, 32], [0, 6, 11], [40, 46, 52, 54], [10, 16, 22, 28], [34, 40, 46, 52], [54]]
-    assert set(faces[True].threads) == {"emoguide-decode-ahead"} and set(faces[False].threads) == {"emoguide-prefetch"}
+    # each chunk (here each clip: all shorter than one) is offered to the detector frame by frame as it arrives
+    assert arrived[True] == arrived[False] == [*range(1, 31), *range(1, 13), *range(1, 16), *range(1, 46)]
     for a, b in zip(results[True].clips, results[False].clips):
         assert a.status == b.status == "ok"
         assert (a.windows.probs == b.windows.probs).all() and (a.windows.start_s == b.windows.start_s).all()
@@ -189,17 +184,16 @@ def test_the_clips_of_a_run_share_one_frame_store_and_reuse_its_blocks(tmp_path)
     clip's frames, held until all clips are decoded, still show their own frame numbers."""
     tl = three_file_timeline(tmp_path)
     jobs = pictures_to_decode(TimelinePlan.of(tl), standin_engine(), AnalysisSettings(), AnalysisCache(enabled=False))
-    stores = {id(job.open.args[-1]) for job in jobs}
+    stores = {id(job.open.args[2]) for job in jobs}
     assert len(stores) == 1
     with DecodeAhead(jobs) as ahead:
-        held = [[f for f in ahead.frames(job.key) if not isinstance(f, KeyFaces)]  # every frame of every clip,
-                for job in jobs]  # held to the end
+        held = [list(ahead.frames(job.key)) for job in jobs]  # every frame of every clip held to the end
     assert [len(frames) for frames in held] == [30, 12, 15, 45]
     assert [[read_frame_index(f.image) for f in frames] for frames in held] == \
         [list(range(3, 33)), list(range(12)), list(range(40, 55)), list(range(10, 55))]
     del held
     jobs = pictures_to_decode(TimelinePlan.of(tl), standin_engine(), AnalysisSettings(), AnalysisCache(enabled=False))
-    store = jobs[0].open.args[-1]
+    store = jobs[0].open.args[2]
     with DecodeAhead(jobs) as ahead:
         for job in jobs:
             for _ in ahead.frames(job.key):

@@ -197,44 +197,36 @@ def test_key_frames_are_detected_a_few_at_a_time_with_the_same_results(face, mon
                                    err_msg=name)
 
 
-def test_key_frames_detected_in_the_decode_thread_give_exactly_the_same_readings(face, monkeypatch):
-    """Why: the pipeline finds a chunk's key-frame faces in the decode thread as the frames arrive
-    (pipeline/key_faces.py) and hands them to analyze_frames; the boxes, and so every reading,
-    must be those analyze_frames finds itself, whether it gets all of a chunk's faces or whole
-    batches of them."""
-    from emoguide.pipeline.key_faces import KeyFaces, key_frame_faces
+def test_key_frames_detected_while_the_chunk_arrives_give_exactly_the_same_readings(face, monkeypatch):
+    """Why: the pipeline runs the detector on a chunk's first key frames while the decoder is still
+    producing the rest of it. Only batches that the chunk's end cannot change may run early."""
     from emoguide.recognition.face import recogniser
 
     monkeypatch.setitem(recogniser.DETECT_BATCH, "cpu", 4)  # several batches in a short clip
-    images, times, _ = read_video_range(SMILE, 0, 2.45, max_side=480)
-    images = list(images)
+    frames, times, _ = read_video_range(SMILE, 0, 2.45, max_side=480)
+    frames = list(frames)
     calls = []
     detect = face.detector.detect
     monkeypatch.setattr(face.detector, "detect", lambda batch: calls.append(len(batch)) or detect(batch))
-
-    class Frame:
-        def __init__(self, image, time_s):
-            self.image, self.time_s = image, time_s
-
-    for n in (len(images) - 1, len(images)):  # the chunk's last frame: a key frame that no early batch has
-        stream = list(key_frame_faces([Frame(i, t) for i, t in zip(images[:n], times[:n])], face.detector.detect,
-                                      3, face.detect_batch))
-        found = [d for item in stream if isinstance(item, KeyFaces) for d in item.detections]
-        assert len(found) == len(range(0, n, 3)) + ((n - 1) % 3 > 0) and len(calls) > 2  # all its key frames
+    whole = face.analyze_frames(frames, times, detect_every=3)
+    whole_calls, calls[:] = list(calls), []
+    for n_frames in (len(frames) - 1, len(frames)):  # the chunk's last frame: a key frame that no early batch has
+        arriving, early, when = [], [], []
+        for frame in frames[:n_frames]:
+            arriving.append(frame)
+            before = len(early)
+            face.detect_arrived(arriving, 3, early)
+            when += [len(arriving)] * ((len(early) - before) // 4)
+        assert when == [3 * (4 * b + 3) + 1 for b in range(len(when))]  # each batch as soon as its last key is in
+        assert len(early) == 4 * (((n_frames - 1) // 3 + 1) // 4)  # whole batches of the key frames in so far
         calls.clear()
-        given = face.analyze_frames(images[:n], times[:n], detect_every=3, detections=found)
-        assert calls == []  # nothing left to detect
-        alone = face.analyze_frames(images[:n], times[:n], detect_every=3)
-        assert given.present.sum() >= n - 2
-        for name, value in vars(given).items():
+        readings = face.analyze_frames(frames[:n_frames], times[:n_frames], detect_every=3, detections=early)
+        alone = face.analyze_frames(frames[:n_frames], times[:n_frames], detect_every=3)
+        for name, value in vars(readings).items():
             np.testing.assert_array_equal(value, getattr(alone, name), err_msg=name)
-    first_batches = face.analyze_frames(images, times, detect_every=3, detections=found[:8])  # the rest found here
-    for name, value in vars(first_batches).items():
-        np.testing.assert_array_equal(value, getattr(alone, name), err_msg=name)
+    assert whole.present.sum() >= len(frames) - 2 and len(whole_calls) > 2
     with pytest.raises(ValueError, match="whole batches"):
-        face.analyze_frames(images, times, detect_every=3, detections=found[:3])
-    with pytest.raises(ValueError, match="whole batches"):
-        face.analyze_frames(images, times, detect_every=3, detections=found + found[:4])  # more than its keys
+        face.analyze_frames(frames, times, detect_every=3, detections=early[:3])
 
 
 def test_the_mirror_setting_is_part_of_the_version_that_keys_caches(monkeypatch):

@@ -136,7 +136,7 @@ def test_long_clips_release_memory_after_every_chunk(monkeypatch, tmp_path):
     """
     from fractions import Fraction
 
-    from emoguide.pipeline.key_faces import CHUNK_S
+    from emoguide.pipeline.clip import CHUNK_S
     from emoguide.pipeline.windows import AnalysisSettings
     from media_fixtures import make_indexed_video
 

@@ -99,20 +99,18 @@ def pictures_to_decode(plan: TimelinePlan, engine: Engine, settings: AnalysisSet
         return []
     models = engine.versions()
     store = FrameBlocks()
-    face = engine.recognisers["face"]
-    return [PictureJob(index, functools.partial(_open_picture, job, settings, face, store))
+    return [PictureJob(index, functools.partial(_open_picture, job, settings, store))
             for index, job in enumerate(plan.jobs)
             if plan.analysable[index] and unanalysable(job) is None
             and not cache.holds(clip_cache_key(job, models, settings))]
 
 
-def _open_picture(job: ClipJob, settings: AnalysisSettings, face, frame_store):
-    """What the decode-ahead thread decodes of ``job`` (and finds faces in): nothing when the media
-    has no picture."""
+def _open_picture(job: ClipJob, settings: AnalysisSettings, frame_store):
+    """What the decode-ahead thread decodes of ``job``: nothing when the media has no picture."""
     from emoguide.media.probe import probe
 
     info = probe(job.source.path, job.source.container_format, job.source.options or None)
-    return picture_frames(job, info, settings, face, frame_store) if info.has_video else ((), 1)
+    return picture_frames(job, info, settings, frame_store) if info.has_video else ((), 1)
 
 
 def analyze_job(job: ClipJob, engine: Engine, settings: AnalysisSettings, cache: AnalysisCache,

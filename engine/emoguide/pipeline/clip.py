@@ -1,14 +1,13 @@
 """Analysing one clip's used media range: decode → recognisers → fusion.
 
-Video is analysed in chunks of a few seconds. A background thread decodes the
-frames and finds the faces on every k-th ("key") frame as they arrive
-(:mod:`emoguide.pipeline.key_faces`); in a timeline run one thread does that for
-all the clips (:mod:`emoguide.pipeline.decode_ahead`), so it goes on into the next
-clip while the analysis thread reads this one's expressions. The tracker carries
-the boxes between key frames, and the expression nets read every frame of the used
-range where the face changes (brief expressions need full rate). Per-frame
-readings are reduced to windows as soon as a window is complete and brief
-expressions are spotted over a rolling buffer
+Video is decoded in chunks of a few seconds (a background thread keeps the next
+frames decoding while the models work: in a timeline run one thread for all the
+clips, :mod:`emoguide.pipeline.decode_ahead`, so it goes on into the next clip's
+frames while the models finish this one). Every frame of the used range goes
+through the cheap expression net (brief expressions need full rate); the
+expensive face detector runs only on every k-th frame and the tracker carries
+boxes in between. Per-frame readings are reduced to windows as soon as a window
+is complete and brief expressions are spotted over a rolling buffer
 (:mod:`emoguide.pipeline.rolling`); sound is read in blocks of two minutes
 (:mod:`emoguide.pipeline.audio_blocks`), in a second thread beside the picture
 (:mod:`emoguide.pipeline.side_by_side`). So memory stays flat however long the
@@ -27,8 +26,6 @@ import numpy as np
 
 from emoguide.labels import NUM_CLASSES
 from emoguide.pipeline.engine import Engine
-from emoguide.pipeline import key_faces
-from emoguide.pipeline.key_faces import KeyFaces, key_frame_faces
 from emoguide.pipeline.progress import ProgressCallback, check_cancel, emit
 from emoguide.pipeline.results import BriefEvent, ClipWindows
 from emoguide.pipeline.side_by_side import run_side_by_side
@@ -44,6 +41,7 @@ if TYPE_CHECKING:  # PyAV loads only when a clip is decoded
 
 log = logging.getLogger(__name__)
 
+CHUNK_S = 8.0  # seconds of video decoded and analysed together
 AHEAD_S = 2.0  # seconds of frames the decode thread may run ahead of the models
 STAT_STRIDE = 4  # pixel stride for picture statistics
 
@@ -130,18 +128,16 @@ def _modality_columns(res: ModalityResult) -> dict[str, np.ndarray]:
     return cols
 
 
-def picture_frames(job: ClipJob, info, settings: AnalysisSettings, face,
-                   frame_store=None) -> tuple[Iterator[VideoFrame | KeyFaces], int]:
-    """The frames the picture side reads from ``job``'s range, with the faces of their key frames
-    (:func:`~emoguide.pipeline.key_faces.key_frame_faces`, by ``face``'s detector), and how many
-    items may be decoded ahead.
+def picture_frames(job: ClipJob, info, settings: AnalysisSettings,
+                   frame_store=None) -> tuple[Iterator[VideoFrame], int]:
+    """The frames the picture side reads from ``job``'s range, and how many may be decoded ahead.
 
     One definition for the clip's own decode and the run's decode-ahead thread
-    (:mod:`emoguide.pipeline.decode_ahead`), so both yield the same frames and faces;
-    whichever thread iterates it runs the detector. The bound is about two seconds of
-    frames (:data:`AHEAD_S`): four measured no faster (docs/performance.md, twenty-third
-    pass), and every second costs a second of frames in memory. ``frame_store``: see
-    ``iter_video_frames``.
+    (:mod:`emoguide.pipeline.decode_ahead`), so both yield the same frames. The
+    bound is about two seconds of frames (:data:`AHEAD_S`): with the detector
+    starting on a chunk's key frames as they arrive, four seconds measured no
+    faster (docs/performance.md, twenty-third pass), and every second costs
+    a second of frames in memory. ``frame_store``: see ``iter_video_frames``.
     """
     from emoguide.media.video import iter_video_frames
 
@@ -150,14 +146,7 @@ def picture_frames(job: ClipJob, info, settings: AnalysisSettings, face,
                                max_side=settings.max_side, info=info, skip_loop_filter=settings.skip_loop_filter,
                                container_format=job.source.container_format, options=job.source.options or None,
                                frame_store=frame_store)
-    detect = face.detector.detect if key_faces.IN_DECODE_THREAD else None
-    faces = key_frame_faces(frames, detect, detect_every(info, settings), face.detect_batch)
-    return faces, int(_video_rate(info) * AHEAD_S) + 4
-
-
-def detect_every(info, settings: AnalysisSettings) -> int:
-    """Frames per key frame: at full frame rate the detector keeps to ``sample_fps``; sampled, every frame."""
-    return max(1, int(round(_video_rate(info) / settings.sample_fps))) if settings.spot_brief else 1
+    return frames, int(_video_rate(info) * AHEAD_S) + 4
 
 
 def _video_rate(info) -> float:
@@ -171,11 +160,12 @@ def _analyze_video(job, info, engine, settings, starts, ends, progress, cancel, 
     from emoguide.pipeline.native_memory import release_freed_memory
 
     face = engine.recognisers["face"]
+    rate = _video_rate(info)
     full_rate = settings.spot_brief
-    every = detect_every(info, settings)
+    detect_every = max(1, int(round(rate / settings.sample_fps))) if full_rate else 1
     frames_iter = frames
     if frames_iter is None:  # not decoded ahead by the run: a decode thread of this clip's own
-        source, bound = picture_frames(job, info, settings, face)
+        source, bound = picture_frames(job, info, settings)
         frames_iter = prefetch(source, maxsize=bound)
     face_roll = FrameRoller(starts, ends, lambda rows, t, s, e: face.aggregate(rows, t, s, e))
     stat_roll = FrameRoller(starts, ends, lambda rows, t, s, e: {k: _window_mean(v, t, s, e) for k, v in rows.items()})
@@ -185,7 +175,7 @@ def _analyze_video(job, info, engine, settings, starts, ends, progress, cancel, 
     mid = 0.5 * (job.media_start_s + job.media_end_s)
     prev_last = None
     chunk, chunk_t = [], []
-    found = []  # faces of the chunk's key frames, found by the decode thread
+    early = []  # faces of the chunk's first key frames, found while the rest of it was decoding
     total = job.media_duration_s
 
     def flush():
@@ -194,16 +184,16 @@ def _analyze_video(job, info, engine, settings, starts, ends, progress, cancel, 
         t = np.asarray(chunk_t, dtype=np.float64)
         chunk.clear()
         chunk_t.clear()
-        readings = face.analyze_frames(frames, t, detect_every=every,
-                                       every_frame=settings.expression_every_frame, detections=list(found))
-        found.clear()
+        readings = face.analyze_frames(frames, t, detect_every=detect_every,
+                                       every_frame=settings.expression_every_frame, detections=list(early))
+        early.clear()
         face_roll.push(t, readings)
         if spotter is not None:
             spotter.push(t, readings)
         # Picture statistics are slow-moving: measure them at the detection rate on a 4×-subsampled
         # grid (16× fewer pixels); motion needs every frame, but not every pixel either.
         small = np.stack([f[::STAT_STRIDE, ::STAT_STRIDE] for f in frames])
-        stat_roll.push(t[::every], frame_stats(small[::every]))
+        stat_roll.push(t[::detect_every], frame_stats(small[::detect_every]))
         with_prev = small if prev_last is None else np.concatenate([prev_last[None], small])
         m = motion_energy(with_prev)
         motion_roll.push(t, {"motion": m[-len(frames):] if len(m) >= len(frames)
@@ -214,22 +204,17 @@ def _analyze_video(job, info, engine, settings, starts, ends, progress, cancel, 
         emit(progress, "decode", float(t[-1] - job.media_start_s), total, job.clip_id, "video")
 
     try:
-        flushed = False
-        for item in frames_iter:
-            if isinstance(item, KeyFaces):
-                found.extend(item.detections)
-                if item.chunk_end:
-                    check_cancel(cancel)
-                    flush()
-                    flushed = True
-                continue
-            if flushed:  # a chunk done and another coming: its frames and activations go back first
-                release_freed_memory()  # (see pipeline/native_memory.py; after the last, analyze_media does)
-                flushed = False
-            chunk.append(item.image)
-            chunk_t.append(item.time_s)
+        for frame in frames_iter:
+            chunk.append(frame.image)
+            chunk_t.append(frame.time_s)
+            if chunk_t[-1] - chunk_t[0] >= CHUNK_S:
+                check_cancel(cancel)
+                flush()
+                release_freed_memory()  # the chunk's frames and activations: see pipeline/native_memory.py
+            else:
+                face.detect_arrived(chunk, detect_every, early)
         if chunk:
-            raise RuntimeError("the picture stream ended inside a chunk")  # key_frame_faces always ends one
+            flush()
     finally:
         close = getattr(frames_iter, "close", None)
         if close:

@@ -7,14 +7,12 @@ nothing to do. Editors' timelines are mostly short clips, so that happened every
 few seconds. Here one thread decodes the picture of every clip still to be
 analysed, clip after clip, into one bounded buffer: when a clip's frames are all
 decoded the thread goes straight on to the next clip's, and those are waiting
-when its analysis starts. What it iterates is the clip's whole picture stream,
-so it also finds the faces on the key frames (``clip.picture_frames``,
-:mod:`emoguide.pipeline.key_faces`): the detector too runs a clip ahead.
+when its analysis starts.
 
 What stays the same:
 
-- the frames and faces: each clip's come from the same iterator the clip would
-  have made itself (``clip.picture_frames``), so results are identical;
+- the frames: each clip's come from the same iterator the clip would have made
+  itself (``clip.picture_frames``), so results are identical;
 - memory: the buffer holds at most the bound of the clip being decoded (about
   two seconds of its frames, as the per-clip prefetch did), across clips;
 - errors: a clip whose decoding fails gets its exception when it asks for its

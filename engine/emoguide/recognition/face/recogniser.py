@@ -87,9 +87,8 @@ class FaceRecogniser(Recogniser):
         640×360 frames cost 1.2 s per minute of video and held it twice). At full frame
         rate the expression net reads anchors and the frames where the face changes
         (:mod:`~emoguide.recognition.face.expression_gate`); ``every_frame`` reads them all.
-        ``detections``: the faces of the first key frames (or of all of them), found in the
-        decode thread while the frames were still arriving (:mod:`emoguide.pipeline.key_faces`),
-        in whole batches of :attr:`detect_batch`; the rest are found here.
+        ``detections``: the first key frames' faces, found by :meth:`detect_arrived` while
+        the frames were still arriving; the rest are found here.
         """
         n = len(frames)
         h, w = frames[0].shape[:2] if n else (0, 0)
@@ -97,8 +96,8 @@ class FaceRecogniser(Recogniser):
         if key and key[-1] != n - 1:
             key.append(n - 1)
         detections = list(detections or [])
-        step = self.detect_batch
-        if len(detections) > len(key) or (len(detections) < len(key) and len(detections) % step):
+        step = self._detect_batch()
+        if len(detections) % step or len(detections) > len(key):
             raise ValueError(f"{len(detections)} early detections do not make whole batches of this chunk's "
                              f"{len(key)} key frames")
         for i in range(len(detections), len(key), step):
@@ -118,9 +117,22 @@ class FaceRecogniser(Recogniser):
         nearest = _nearest_counts(key, detections, n)
         return FaceFrames(probs, present, reliability, boxes, area.astype(np.float32), nearest.astype(np.int32))
 
-    @property
-    def detect_batch(self) -> int:
-        """Key frames per detector call on this device (:data:`DETECT_BATCH`)."""
+    def detect_arrived(self, frames: Sequence[np.ndarray], detect_every: int, detections: list) -> None:
+        """Find the faces of the next whole batches of key frames among ``frames``, a chunk still arriving.
+
+        Appends to ``detections`` (pass them to :meth:`analyze_frames` with the whole chunk). Why:
+        the detector then works while the decoder is still producing the rest of the chunk,
+        instead of both cores waiting on the decoder and then on the detector. A batch runs
+        only when its last key frame is in: the key frames are every ``detect_every``-th frame
+        plus the chunk's last, which joins the final batch, so these batches are exactly those
+        :meth:`analyze_frames` would run itself, with the same boxes.
+        """
+        step, every = self._detect_batch(), max(1, detect_every)
+        while len(frames) > (len(detections) + step - 1) * every:
+            first = len(detections)
+            detections.extend(self.detector.detect(np.stack([frames[(first + j) * every] for j in range(step)])))
+
+    def _detect_batch(self) -> int:
         return DETECT_BATCH.get(str(self.device), DETECT_BATCH_OTHER)
 
     def classify_crops(self, crops: np.ndarray, batch: int | None = None, mirror: bool = MIRROR_TTA) -> np.ndarray:
