@@ -17,7 +17,10 @@ def add_analysis_arguments(p: argparse.ArgumentParser) -> None:
                    help="decode H.264/HEVC without the deblocking filter on these pictures, for speed (default "
                         "bidir: B-pictures, invisible at the analysis's size; none: decode exactly; nokey/all: "
                         "faster still, but errors carry on to the next keyframe)")
-    p.add_argument("--no-brief", action="store_true", help="skip full-rate brief-expression spotting (faster)")
+    p.add_argument("--no-brief", action="store_true",
+                   help="skip full-rate brief-expression spotting (faster: faces are read --fps times a second "
+                        "and the decoder may skip non-reference pictures; no brief-expression cut-point markers; "
+                        "see docs/performance.md)")
     p.add_argument("--every-frame", action="store_true",
                    help="read the expression net on every full-rate frame, not only where the face changes "
                         "(slower; the default reads about half the frames)")
