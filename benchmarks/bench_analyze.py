@@ -281,5 +281,6 @@ def main() -> None:
             for path, _ in built:
                 compare(path, engine, settings, args.work, rounds)
 
+
 if __name__ == "__main__":
     main()

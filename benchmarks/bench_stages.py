@@ -8,9 +8,7 @@ models (``pipeline/decode_ahead.py``), decoding the frames to come while a model
 reads the ones before. Its CPU and that of libav's worker threads is counted
 per thread (Linux's ``/proc``) and taken out of every stage into a row of its
 own. What is left over is everything else (audio decoding, tracking, crops,
-windows, fusion). As a cross-check, the media layer then decodes the same
-ranges alone, as the analysis does (its own decode settings, downscale, RGB,
-16 kHz audio). Stage CPU is what to compare across commits; wall times on a
+windows, fusion). Stage CPU is what to compare across commits; wall times on a
 shared VM move with the neighbours.
 
     python benchmarks/bench_stages.py              # the 1080p benchmark timeline
@@ -18,7 +16,9 @@ shared VM move with the neighbours.
 
 Targets are bench_analyze's (1080p, 4k, demo or a timeline path); media is
 generated under --work, never in the repository. Elsewhere than on Linux the
-decode threads cannot be told apart, and their CPU stays in the stages.
+decode threads cannot be told apart: their CPU stays in the stages, and the
+media layer decoding the same ranges alone (its own decode settings, downscale,
+RGB, 16 kHz audio) in a separate run estimates it.
 """
 
 from __future__ import annotations
@@ -173,13 +173,12 @@ def main() -> None:
             print(f"   {'picture decoding':28s} {decoding:7.2f} {decoding / cpu:6.1%}          (the decode "
                   f"threads and libav's, beside the models)")
             print(f"   {'the rest':28s} {rest:7.2f} {rest / cpu:6.1%}          (audio decoding, tracking, crops, "
-                  f"picture statistics, windows, fusion, queues)")
-        else:
+                  f"picture statistics, windows, fusion, queues)", flush=True)
+        else:  # no per-thread CPU: the decode threads' is in the stages; a separate decode gives an estimate
+            media = decode_alone(path, settings)
             print(f"   {'decoding and the rest':28s} {rest:7.2f} {rest / cpu:6.1%}          (no /proc: the decode "
-                  f"threads' CPU is in the stages too)")
-        media = decode_alone(path, settings)
-        print(f"   cross-check: the media layer alone on the same ranges (picture and sound), a separate run: "
-              f"{media:.2f} CPU-s", flush=True)
+                  f"threads' CPU is in the stages too; the media layer alone on the same ranges, a separate run: "
+                  f"{media:.2f} CPU-s)", flush=True)
     print(f"\nload average at the end: {_common.load_average()}")
 
 
