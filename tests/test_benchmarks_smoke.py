@@ -275,12 +275,15 @@ def test_the_allocation_tracer_records_a_real_process(tmp_path):
         pytest.skip("no C compiler")
     shim = bal.build_shim(tmp_path)
     trace = tmp_path / "t.bin"
-    code = "import numpy as np; a = np.ones(3 << 20, np.uint8); b = np.ones(5 << 20, np.uint8); del a"
+    # ``b`` outlives ``a`` by a clear margin: without the pause the interpreter's exit freed ``b`` so soon
+    # after ``del a`` that ``a``'s lifetime (which spans filling ``b``) could be the longer (17.5 vs 17.0 ms)
+    code = ("import time; import numpy as np; a = np.ones(3 << 20, np.uint8); b = np.ones(5 << 20, np.uint8); "
+            "del a; time.sleep(0.2)")
     subprocess.run([sys.executable, "-c", code], check=True,
                    env=dict(os.environ, LD_PRELOAD=str(shim), EMOGUIDE_ALLOC_TRACE_OUT=str(trace)))
     rows, unfreed, records = bal.lifetimes(trace)
     life = {size: lives for size, _, lives, _ in rows if size in (3 << 20, 5 << 20)}
     seen = f"{records} records; paired (size, lifetime s): {[(size, lives) for size, _, lives, _ in rows]}; " \
-           f"never freed: {unfreed} bytes"  # once red in a full local run, green since: say what it saw
+           f"never freed: {unfreed} bytes"  # say what the trace held if it fails
     assert set(life) == {3 << 20, 5 << 20}, seen  # both allocated and freed (``b`` at the interpreter's exit): paired
     assert life[3 << 20] < life[5 << 20], seen  # ``a`` was dropped first
