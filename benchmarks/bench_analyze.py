@@ -26,6 +26,7 @@ Generated media is cached under --work (default /tmp/emoguide-bench), never in t
     python benchmarks/bench_analyze.py 1080p --ab-gate 6   # + gated vs every-frame, 6 rounds each
     python benchmarks/bench_analyze.py 4k --ab-loop-filter 5   # + loop filter skipped vs exact decode
     python benchmarks/bench_analyze.py --ab-overlap 6   # + decoding overlapped with the models vs before
+    python benchmarks/bench_analyze.py --ab-half-fps 4  # + face detection at 4 vs 2 frames a second
 """
 
 from __future__ import annotations
@@ -152,12 +153,23 @@ def ab_overlap(path: Path, engine, settings, work: Path, rounds: int) -> None:
             work, rounds, "decode overlapped with the models vs a decoder per clip, detection per chunk")
 
 
+def ab_half_fps(path: Path, engine, settings, work: Path, rounds: int) -> None:
+    """The face detector at half the sampling rate (``--fps``; picture statistics sampled with it) vs the
+    given rate: what a cheaper schedule saves. What it moves in the readings is
+    ``bench_detect_schedule.py``'s subject (see :func:`ab_runs`)."""
+    half = settings.sample_fps / 2
+    ab_runs(path, engine, {f"{settings.sample_fps:g} fps": {"settings": settings},
+                           f"{half:g} fps": {"settings": dataclasses.replace(settings, sample_fps=half)}},
+            work, rounds, f"face detection at {settings.sample_fps:g} vs {half:g} frames a second")
+
+
 #: ``--FLAG ROUNDS`` → (the comparison, what it compares, for ``--help``)
 AB_COMPARISONS = {
     "ab-gate": (ab_gate, "the gated and every-frame expression readings"),
     "ab-overlap": (ab_overlap, "decoding overlapped with the models (shipped: decoding ahead across clips, detecting "
                                "key frames as they arrive) with a decoder per clip and detection per chunk"),
     "ab-loop-filter": (ab_loop_filter, "the shipped loop-filter skipping with an exact decode"),
+    "ab-half-fps": (ab_half_fps, "face detection at --fps with half that rate"),
 }
 
 

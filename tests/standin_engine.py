@@ -33,6 +33,7 @@ class IndexReadingFace:
     def __init__(self):
         self.seen: list[int] = []
         self.arrived: list[int] = []
+        self.intervals: list[int] = []  # detect_every of each chunk
 
     def detect_arrived(self, frames, detect_every, detections):
         self.arrived.append(len(frames))  # how much of the chunk was in each time the pipeline offered it
@@ -40,6 +41,7 @@ class IndexReadingFace:
     def analyze_frames(self, frames, times, detect_every=1, every_frame=False, detections=None):
         idx = np.array([read_frame_index(f) for f in frames])
         self.seen.extend(idx.tolist())
+        self.intervals.append(detect_every)
         probs = np.full((len(frames), NUM_CLASSES), 0.05, np.float32)
         probs[:, 1] = 0.7  # "happy" everywhere: the plumbing, not the model, is under test
         return IndexFrames(probs, np.ones(len(frames), bool), np.ones(len(frames), np.float32), idx)

@@ -72,6 +72,55 @@ def test_the_overlap_benchmark_runs_each_arm_as_named_and_restores_the_detector(
     assert frames_per_run > 0 and len(face.arrived) == 2 * frames_per_run  # offered as they arrive in one arm only
 
 
+def test_the_half_rate_benchmark_runs_each_arm_at_its_detection_rate(tmp_path, capsys):
+    import bench_analyze
+    from standin_engine import standin_engine
+
+    from emoguide.pipeline.windows import AnalysisSettings
+
+    segment = _media.face_media(tmp_path, (320, 180), "libx264", 3.0, gop_s=2.0)
+    path = _media.write_timeline(tmp_path / "t.otio", "smoke", _media.sub_range_clips(segment, 3.0, 2))
+    engine = standin_engine()
+    bench_analyze.ab_half_fps(path, engine, AnalysisSettings(sample_fps=4.0), tmp_path, rounds=2)
+    assert "2 fps ÷ 4 fps" in capsys.readouterr().out
+    every = round(float(_media.RATE) / 4)
+    assert sorted(set(engine.recognisers["face"].intervals)) == [every, 2 * every]
+
+
+def test_the_schedule_benchmark_detects_each_frame_once_and_looks_the_same_faces_up(tmp_path):
+    import bench_detect_schedule
+    import bench_expression_gate
+
+    from emoguide.recognition.face.recogniser import FaceRecogniser
+
+    face = FaceRecogniser.load("cpu")
+    clip = _common.REPO / "examples" / "media" / "cremad_1001_DFA_happy.mp4"
+    frames, times, rate, every = bench_expression_gate.decode_file(clip)
+    real = face.analyze_frames(frames, times, detect_every=every)
+
+    remembered = bench_detect_schedule.RememberedDetector(face.detector.detect)
+    remembered.learn(frames, batch=8)
+    assert remembered.frames_detected == len(frames) and remembered.cpu_s > 0
+
+    def no_second_detection(_):
+        raise AssertionError("a frame was detected twice")
+
+    remembered.detect_for_real = no_second_detection
+    face.detector.detect = remembered
+    looked_up = face.analyze_frames(frames, times, detect_every=every)
+    for name, value in vars(real).items():  # the looked-up faces give the same readings to the bit
+        np.testing.assert_array_equal(getattr(looked_up, name), value, err_msg=name)
+    with pytest.raises(KeyError):
+        remembered(np.zeros((1, *frames[0].shape), np.uint8))  # a frame it never saw
+
+    rows = bench_detect_schedule.rows(face, frames, times, rate, every, [rate / (2 * every)])
+    names = [r["schedule"] for r in rows]
+    assert names[:every - 1] == [f"phase +{p}" for p in range(1, every)]
+    assert names[every - 1].endswith(f"(every {2 * every})") and names[-1] == "every frame"
+    assert rows[-1]["key"] == len(frames) and rows[every - 1]["key"] == len(range(0, len(frames), 2 * every))
+    assert all(len(r["window_d"]) and np.isfinite(r["window_d"]).all() for r in rows)
+
+
 def test_the_loop_filter_benchmark_compares_the_same_frames_of_each_decode(tmp_path):
     import bench_loop_filter as blf
 
