@@ -9,8 +9,10 @@ files given), every frame decoded as an analysis sees it (640 px, full rate),
 the shipped pipeline (``FaceRecogniser.analyze_frames``, expression gate on):
 
   phase     the key frames shifted by 1 … k-1 frames (k = the detector interval): the
-            same schedule, another start. What it moves is the readings' own noise
-            floor: no schedule can be judged more precisely than this.
+            same schedule, another start (the clip's first frames dropped, so the
+            expression gate's anchors move with it, as they would in a clip trimmed
+            by a frame). What it moves is the readings' own noise floor: no schedule
+            can be judged more precisely than this.
   2 fps …   the detector at half and a third of the default rate, the key frames kept
             on the default's: what a cheaper schedule moves, to hold against the phase row
   every     the detector on every frame: the most the tracker can be told

@@ -9,7 +9,10 @@ from pathlib import Path
 def add_analysis_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
     p.add_argument("--modalities", default="face,voice,text", help="comma list of face,voice,text (default: all)")
-    p.add_argument("--fps", type=float, default=4.0, help="face detection samples per second (default 4)")
+    p.add_argument("--fps", type=float, default=4.0,
+                   help="face detection samples per second (default 4; faces are tracked in between; 2 saves "
+                        "~10 %% of the time on long single-shot footage, and moves the readings about as much as "
+                        "starting the detection a frame or two later does: docs/performance.md)")
     p.add_argument("--window", type=float, default=2.0, help="analysis window in seconds (default 2)")
     p.add_argument("--hop", type=float, default=1.0, help="window hop in seconds (default 1)")
     p.add_argument("--max-side", type=int, default=640, help="decode-time downscale, longest side px (default 640)")
@@ -26,7 +29,8 @@ def add_analysis_arguments(p: argparse.ArgumentParser) -> None:
                         "(slower; the default reads about half the frames)")
     p.add_argument("--no-transcribe", action="store_true", help="never run speech-to-text (captions still used)")
     p.add_argument("--fusion", help="fusion method (default: learned when shipped, else late)")
-    p.add_argument("--cache-dir", type=Path, help="analysis cache folder (default ~/.cache/emoguide or $EMOGUIDE_CACHE)")
+    p.add_argument("--cache-dir", type=Path,
+                   help="analysis cache folder (default ~/.cache/emoguide or $EMOGUIDE_CACHE)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the analysis cache")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar, only errors")
     p.add_argument("--json-progress", action="store_true", help="progress as JSON lines on stderr")
