@@ -11,7 +11,7 @@ def add_analysis_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--modalities", default="face,voice,text", help="comma list of face,voice,text (default: all)")
     p.add_argument("--fps", type=float, default=4.0,
                    help="face detection samples per second (default 4; faces are tracked in between; 2 saves "
-                        "~10 %% of the time on long single-shot footage, and moves the readings about as much as "
+                        "6-10 %% of the time on long single-shot footage, and moves the readings about as much as "
                         "starting the detection a frame or two later does: docs/performance.md)")
     p.add_argument("--window", type=float, default=2.0, help="analysis window in seconds (default 2)")
     p.add_argument("--hop", type=float, default=1.0, help="window hop in seconds (default 1)")
