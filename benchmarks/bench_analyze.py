@@ -27,6 +27,7 @@ Generated media is cached under --work (default /tmp/emoguide-bench), never in t
     python benchmarks/bench_analyze.py 4k --ab-loop-filter 5   # + loop filter skipped vs exact decode
     python benchmarks/bench_analyze.py --ab-overlap 6   # + decoding overlapped with the models vs before
     python benchmarks/bench_analyze.py --ab-half-fps 4  # + face detection at 4 vs 2 frames a second
+    python benchmarks/bench_analyze.py --ab-table 6     # + detector input read from a summed-area table vs resized
 """
 
 from __future__ import annotations
@@ -163,6 +164,14 @@ def ab_half_fps(path: Path, engine, settings, work: Path, rounds: int) -> None:
             work, rounds, f"face detection at {settings.sample_fps:g} vs {half:g} frames a second")
 
 
+def ab_table(path: Path, engine, settings, work: Path, rounds: int) -> None:
+    """The face detector's pyramid and crops read from one summed-area table of the frames (shipped)
+    vs resized from a float copy of them; the same boxes to float rounding (see :func:`ab_runs`)."""
+    ab_runs(path, engine, {"table": {"settings": settings},
+                           "float frames": {"settings": settings, "detector_from_table": False}},
+            work, rounds, "detector input from a summed-area table vs area resizes of float frames")
+
+
 #: ``--FLAG ROUNDS`` → (the comparison, what it compares, for ``--help``)
 AB_COMPARISONS = {
     "ab-gate": (ab_gate, "the gated and every-frame expression readings"),
@@ -170,13 +179,16 @@ AB_COMPARISONS = {
                                "key frames as they arrive) with a decoder per clip and detection per chunk"),
     "ab-loop-filter": (ab_loop_filter, "the shipped loop-filter skipping with an exact decode"),
     "ab-half-fps": (ab_half_fps, "face detection at --fps with half that rate"),
+    "ab-table": (ab_table, "the face detector's input read from a summed-area table with area resizes of float "
+                           "frames"),
 }
 
 
 def ab_runs(path: Path, engine, arms: dict, work: Path, rounds: int, title: str) -> None:
     """Two ways of running ``analyze_timeline`` (``arms``: name → its keyword arguments, the candidate
     first; ``early_detection=False`` also keeps the face detector from starting before a chunk is
-    complete) in interleaved cold analyses in this process.
+    complete, ``detector_from_table=False`` sets ``FaceDetector.from_table``) in interleaved cold
+    analyses in this process.
 
     A shared VM's neighbours move identical runs by 10-20 % (CPU seconds too: caches and clocks are
     shared), so one run each cannot show a ~10 % change. Interleaving spreads slow spells over both
@@ -198,12 +210,17 @@ def ab_runs(path: Path, engine, arms: dict, work: Path, rounds: int, title: str)
             early = kwargs.pop("early_detection", True)
             if not early and face is not None:  # the detector only once the chunk is complete, as before
                 face.detect_arrived = lambda *args: None
+            from_table = kwargs.pop("detector_from_table", None)
+            if from_table is not None:
+                face.detector.from_table = from_table
             try:
                 with _common.Timer() as t:
                     analyze_timeline(timeline, base_dir=path.resolve().parent, engine=engine, cache=cache, **kwargs)
             finally:
                 if not early and face is not None:
                     del face.detect_arrived
+                if from_table is not None:
+                    face.detector.from_table = True  # the shipped default
             runs[arm].append((t.s, t.cpu, t.steal))
     print(f"-- {path.name}: {title}, {rounds} interleaved rounds (wall s / CPU s / stolen s)")
     for arm, r in runs.items():

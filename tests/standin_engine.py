@@ -9,6 +9,7 @@ in their own test files and in the end-to-end CLI test.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import numpy as np
 from media_fixtures import read_frame_index
@@ -34,6 +35,8 @@ class IndexReadingFace:
         self.seen: list[int] = []
         self.arrived: list[int] = []
         self.intervals: list[int] = []  # detect_every of each chunk
+        self.detector = SimpleNamespace(from_table=True)  # FaceDetector's switch, read by bench_analyze --ab-table
+        self.from_table: list[bool] = []  # the switch's setting at each chunk
 
     def detect_arrived(self, frames, detect_every, detections):
         self.arrived.append(len(frames))  # how much of the chunk was in each time the pipeline offered it
@@ -42,6 +45,7 @@ class IndexReadingFace:
         idx = np.array([read_frame_index(f) for f in frames])
         self.seen.extend(idx.tolist())
         self.intervals.append(detect_every)
+        self.from_table.append(self.detector.from_table)
         probs = np.full((len(frames), NUM_CLASSES), 0.05, np.float32)
         probs[:, 1] = 0.7  # "happy" everywhere: the plumbing, not the model, is under test
         return IndexFrames(probs, np.ones(len(frames), bool), np.ones(len(frames), np.float32), idx)

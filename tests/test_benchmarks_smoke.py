@@ -87,6 +87,22 @@ def test_the_half_rate_benchmark_runs_each_arm_at_its_detection_rate(tmp_path, c
     assert sorted(set(engine.recognisers["face"].intervals)) == [every, 2 * every]
 
 
+def test_the_table_benchmark_runs_one_arm_with_the_table_and_one_without_then_restores_it(tmp_path, capsys):
+    import bench_analyze
+    from standin_engine import standin_engine
+
+    from emoguide.pipeline.windows import AnalysisSettings
+
+    segment = _media.face_media(tmp_path, (320, 180), "libx264", 3.0, gop_s=2.0)
+    path = _media.write_timeline(tmp_path / "t.otio", "smoke", _media.sub_range_clips(segment, 3.0, 2))
+    engine = standin_engine()
+    face = engine.recognisers["face"]
+    bench_analyze.ab_table(path, engine, AnalysisSettings(), tmp_path, rounds=2)
+    assert "float frames ÷ table" in capsys.readouterr().out
+    assert face.from_table.count(True) == face.from_table.count(False) > 0  # half the chunks each way
+    assert face.detector.from_table  # the shipped default again
+
+
 def test_the_schedule_benchmark_detects_each_frame_once_and_looks_the_same_faces_up(tmp_path):
     import bench_detect_schedule
     import bench_expression_gate

@@ -1,5 +1,6 @@
 """The cascade's batched box arithmetic gives the answers of the frame-by-frame, box-by-box code it
-replaces: suppression decision for decision, crops to float rounding, the detector box for box.
+replaces: suppression decision for decision, crops and pyramid levels read from a summed-area table
+to float rounding, the detector box for box.
 
 These run on the CPU (CI); ``test_cuda_path.py`` repeats the comparison on a GPU, where the batched
 forms matter (docs/performance.md, fourteenth pass)."""
@@ -91,7 +92,27 @@ def test_crops_from_the_summed_area_table_equal_crops_cut_box_by_box():
         assert by_table[2].abs().sum() > 0
 
 
-def test_the_detector_finds_the_same_boxes_with_either_crop_path():
+def test_pyramid_levels_from_the_summed_area_table_equal_area_resizes_of_the_float_frames():
+    frames = smile_frames()
+    planes = torch.from_numpy(frames).permute(0, 3, 1, 2).contiguous()
+    images = (planes.float() - cascade_ops.PIXEL_MEAN) * cascade_ops.PIXEL_SCALE
+    table = cascade_ops.summed_area_host(frames)
+    assert table.dtype == torch.int32 and torch.equal(table, cascade_ops.summed_area(planes))
+    h, w = frames.shape[1:3]
+    # the detector's own pyramid, odd and equal sizes, and bins too big for float32 sums (1 x 1: the whole frame)
+    sizes = [(int(h * s + 1), int(w * s + 1)) for s in 0.375 * 0.709 ** np.arange(8)] + [(h, w), (7, 300), (1, 1)]
+    for size in sizes:
+        level = cascade_ops.area_resized(table, size)
+        expected = torch.nn.functional.interpolate(images, size=size, mode="area")
+        assert level.dtype == torch.float32 and level.shape == expected.shape
+        assert torch.allclose(level, expected, atol=1e-6, rtol=0), size
+    assert torch.equal(cascade_ops.area_resized(table, (h, w)), images)  # bins of one pixel: the frames themselves
+    # one bin of the whole frame: its sum passes float32's exact integers, so the mean is taken in float64
+    exact = (planes.double().sum((2, 3)) - cascade_ops.PIXEL_MEAN * h * w) * cascade_ops.PIXEL_SCALE / (h * w)
+    assert torch.equal(cascade_ops.area_resized(table, (1, 1))[:, :, 0, 0], exact.float())
+
+
+def test_the_detector_finds_the_same_boxes_from_the_table_as_from_float_frames():
     import importlib.util
 
     if importlib.util.find_spec("facenet_pytorch") is None:
@@ -100,10 +121,10 @@ def test_the_detector_finds_the_same_boxes_with_either_crop_path():
 
     frames = smile_frames()
     detector = FaceDetector()
-    detector.crop_with_table = False
-    by_box = detector.detect(frames)
-    detector.crop_with_table = True
+    assert detector.from_table  # the default
     by_table = detector.detect(frames)
-    for (boxes_a, scores_a), (boxes_b, scores_b) in zip(by_box, by_table):
+    detector.from_table = False
+    from_float = detector.detect(frames)
+    for (boxes_a, scores_a), (boxes_b, scores_b) in zip(from_float, by_table):
         assert len(boxes_a) == len(boxes_b) == 1
         assert np.allclose(boxes_a, boxes_b, atol=1e-3) and np.allclose(scores_a, scores_b, atol=1e-5)

@@ -14,8 +14,16 @@ boxes of all frames, with the same answers:
 * :func:`crops` reads each box's area-resized crop from a summed-area table of the uint8 frames:
   the sums of ``F.interpolate(mode="area")``'s bins (= ``adaptive_avg_pool2d``'s) taken exactly in
   integers, so a crop equals the per-box resize of :func:`crops_by_box` to float rounding (6e-8 on
-  real frames). That is for GPUs: on a 2-core CPU the table of 32 480x360 frames alone costs ~0.10 s
-  against ~0.06 s for cutting the boxes one by one, so the CPU keeps :func:`crops_by_box`.
+  real frames). :func:`area_resized` reads P-Net's pyramid levels from the same table, equal to
+  ``F.interpolate`` of the float frames to the same rounding.
+
+On the CPU the table pays too, once both stages read it (twenty-sixth pass in docs/performance.md):
+built with numpy (:func:`summed_area_host`; torch's integer cumsum takes 4x the CPU) it costs ~3.2-4.4
+CPU-ms per 640x360 frame and the pyramid read from it ~2, against ~11-12 for a float copy of the
+frames plus eight ``F.interpolate`` area resizes; crops read from it cost ~2.5-3.5 CPU-ms a frame
+against ~3.8-6 cut box by box. (The twenty-second pass had rejected a torch-built table for the
+pyramid alone.) :func:`crops_by_box` and ``F.interpolate`` remain as the reference the tests hold the
+table against (``FaceDetector.from_table = False``).
 """
 
 from __future__ import annotations
@@ -148,14 +156,59 @@ def regress(boxes: torch.Tensor, reg: torch.Tensor) -> torch.Tensor:
     return boxes + reg * torch.stack([w, h, w, h], 1)
 
 
+def _table_dtype(h: int, w: int) -> torch.dtype:
+    return torch.int32 if h * w * 255 < 2**31 else torch.int64
+
+
 def summed_area(frames: torch.Tensor) -> torch.Tensor:
     """Summed-area table (T, 3, H + 1, W + 1) of uint8 planar frames (T, 3, H, W), in integers: exact
     sums (int32 while a frame's total fits, as at 4K; int64 beyond)."""
     t, c, h, w = frames.shape
-    dtype = torch.int32 if h * w * 255 < 2**31 else torch.int64
+    dtype = _table_dtype(h, w)
     table = torch.zeros(t, c, h + 1, w + 1, dtype=dtype, device=frames.device)
     table[:, :, 1:, 1:] = frames.to(dtype).cumsum(2, dtype=dtype).cumsum(3, dtype=dtype)
     return table
+
+
+def summed_area_host(frames: np.ndarray) -> torch.Tensor:
+    """:func:`summed_area` of RGB uint8 frames (T, H, W, 3) in host memory, built with numpy: the same
+    integers for a quarter of torch's CPU time (3.4 vs 14 CPU-ms for a 640x360 frame)."""
+    t, h, w, c = frames.shape
+    dtype = np.int32 if _table_dtype(h, w) == torch.int32 else np.int64
+    planes = np.ascontiguousarray(frames.transpose(0, 3, 1, 2))  # cumsum along rows then columns of each plane
+    table = np.zeros((t, c, h + 1, w + 1), dtype)
+    inner = table[:, :, 1:, 1:]
+    np.cumsum(planes, axis=2, dtype=dtype, out=inner)
+    np.cumsum(inner, axis=3, out=inner)
+    return torch.from_numpy(table)
+
+
+def area_resized(table: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """The frames area-resized to ``size`` (height, width), in the cascade's input scale, read from their
+    :func:`summed_area` table: ``F.interpolate(frames_as_input, size, mode="area")`` to float rounding.
+
+    Each output pixel is one bin's exact integer sum: rows gathered at the row bins' edges, then columns
+    at the column bins' edges (on a CPU table with ``np.take``: half the CPU of torch's gathers). The
+    sums stay exact in float32 while a bin holds under 2**24 / 255 pixels, so the mean is rounded once.
+    """
+    lo = torch.zeros(1, dtype=torch.long, device=table.device)
+    (r0, r1), (c0, c1) = (tuple(edge[0] for edge in _bins(lo, lo + extent, bins))
+                          for extent, bins in ((table.shape[2] - 1, size[0]), (table.shape[3] - 1, size[1])))
+    wide = 255 * int((r1 - r0).max() * (c1 - c0).max()) >= 2**24  # a bin's sum no longer exact in float32
+    if table.device.type == "cpu":  # all in numpy: torch's two threads spin longer than these small steps take
+        host, (r0, r1, c0, c1) = table.numpy(), (edge.numpy() for edge in (r0, r1, c0, c1))
+        rows = np.take(host, r1, axis=2) - np.take(host, r0, axis=2)
+        sums = (np.take(rows, c1, axis=3) - np.take(rows, c0, axis=3)).astype(np.float64 if wide else np.float32)
+        n_bin = ((r1 - r0)[:, None] * (c1 - c0)[None, :]).astype(sums.dtype)
+        sums -= PIXEL_MEAN * n_bin
+        sums *= PIXEL_SCALE
+        sums /= n_bin
+        return torch.from_numpy(sums).float()
+    rows = table.index_select(2, r1) - table.index_select(2, r0)
+    sums = rows.index_select(3, c1) - rows.index_select(3, c0)
+    exact = torch.float64 if wide else torch.float32
+    n_bin = ((r1 - r0)[:, None] * (c1 - c0)[None, :]).to(exact)
+    return sums.to(exact).sub_(PIXEL_MEAN * n_bin).mul_(PIXEL_SCALE).div_(n_bin).float()
 
 
 def _bins(lo: torch.Tensor, extent: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -192,7 +245,8 @@ def crops(table: torch.Tensor, groups: torch.Tensor, boxes: torch.Tensor, size: 
 
 def crops_by_box(images: torch.Tensor, groups: torch.Tensor, boxes: torch.Tensor, size: int) -> torch.Tensor:
     """:func:`crops` cut and resized box by box from the cascade's float input ``images`` (T, 3, H, W):
-    the CPU's way (see the module's docstring), on one thread (see :class:`single_thread`)."""
+    the reference the table is tested against (see the module's docstring), on one thread (see
+    :class:`single_thread`)."""
     device = images.device
     images, groups, boxes = images.cpu(), groups.cpu(), boxes.cpu()
     _, _, height, width = images.shape

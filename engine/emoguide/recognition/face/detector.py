@@ -17,6 +17,7 @@ reordering (37.9 -> 31.5 ms per 640x360 frame on one thread, identical boxes).
 from __future__ import annotations
 
 import importlib.util
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -26,8 +27,8 @@ from torch import nn
 
 from emoguide.recognition.base import WeightsError
 from emoguide.recognition.batch_shapes import pad_rows
-from emoguide.recognition.face.cascade_ops import (PIXEL_MEAN, PIXEL_SCALE, batched_nms, crops, crops_by_box, regress,
-                                                   square, summed_area)
+from emoguide.recognition.face.cascade_ops import (PIXEL_MEAN, PIXEL_SCALE, area_resized, batched_nms, crops,
+                                                   crops_by_box, regress, square, summed_area, summed_area_host)
 
 
 def _weights_dir() -> Path:
@@ -101,9 +102,10 @@ class FaceDetector:
                 raise WeightsError(f"cannot load face detector weights {folder / name}.pt: {exc}") from exc
             self.nets[name] = net.eval().to(device, memory_format=torch.channels_last)
         self.device, self.min_face, self.thresholds, self.factor = device, min_face, thresholds, factor
-        #: crops from a summed-area table (True) or box by box (False); None: the table except on the CPU
-        #: (both give the same crops; see cascade_ops)
-        self.crop_with_table: bool | None = None
+        #: P-Net's pyramid and the later stages' crops read from one summed-area table of the frames (True,
+        #: every device's default: less CPU, no float copy of the frames) or resized from a float copy
+        #: (False: the reference the tests hold the table against; the same boxes to float rounding)
+        self.from_table = True
 
     def to(self, device: str) -> "FaceDetector":
         for net in self.nets.values():
@@ -114,21 +116,24 @@ class FaceDetector:
     @torch.inference_mode()
     def detect(self, frames: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         """Faces in each RGB uint8 frame of ``frames`` (T, H, W, 3)."""
-        # planar (NCHW) copy made while still uint8: the pyramid's area resize on the channels-last view of
-        # (T, H, W, 3) frames ran 1.2-1.6x slower than on planes, with the same values (max difference 0)
-        planes = torch.from_numpy(np.ascontiguousarray(frames)).to(self.device).permute(0, 3, 1, 2).contiguous()
-        # the later stages' crops: on a GPU read from a summed-area table, on the CPU cut box by box
-        by_table = self.crop_with_table if self.crop_with_table is not None else planes.device.type != "cpu"
-        table = summed_area(planes) if by_table else None
-        images = planes.float().sub_(PIXEL_MEAN).mul_(PIXEL_SCALE)  # in place: one float copy of the frames
-        del planes
-        t, _, h, w = images.shape
-        boxes, scores, groups = self._stage1(images)
+        t, h, w = frames.shape[:3]
+        if self.from_table:
+            table = self._summed_area(frames)
+            resized_to, cut = partial(area_resized, table), partial(crops, table)
+        else:
+            # planar (NCHW) copy made while still uint8: the area resize on the channels-last view of
+            # (T, H, W, 3) frames ran 1.2-1.6x slower than on planes, with the same values (max difference 0)
+            planes = torch.from_numpy(np.ascontiguousarray(frames)).to(self.device).permute(0, 3, 1, 2).contiguous()
+            images = planes.float().sub_(PIXEL_MEAN).mul_(PIXEL_SCALE)  # in place: one float copy of the frames
+            del planes
+            resized_to, cut = partial(F.interpolate, images, mode="area"), partial(crops_by_box, images)
+        boxes, scores, groups = self._stage1(resized_to, t, h, w)
         for stage, size in (("rnet", 24), ("onet", 48)):
             if not len(boxes):
                 break
-            patches = crops(table, groups, boxes, size) if table is not None else crops_by_box(images, groups, boxes, size)
-            reg, prob = (out[:len(patches)] for out in self.nets[stage](pad_rows(patches)))  # few shapes: batch_shapes.py
+            patches = cut(groups, boxes, size)
+            # padded to a few batch sizes (batch_shapes.py), the padding cut off again
+            reg, prob = (out[:len(patches)] for out in self.nets[stage](pad_rows(patches)))
             score = prob[:, 1]
             keep = score > self.thresholds[1 if stage == "rnet" else 2]
             boxes, scores, groups, reg = boxes[keep], score[keep], groups[keep], reg[keep]
@@ -146,12 +151,21 @@ class FaceDetector:
         scores, groups = scores.cpu().numpy().astype(np.float32), groups.cpu().numpy()
         return [(boxes[groups == i].reshape(-1, 4), scores[groups == i]) for i in range(t)]
 
-    def _stage1(self, images: torch.Tensor):
-        t, _, h, w = images.shape
+    def _summed_area(self, frames: np.ndarray) -> torch.Tensor:
+        """The frames' summed-area table on the detector's device: built by numpy for the CPU, by torch
+        on an accelerator (the uint8 frames go up, not a table four times their size)."""
+        if torch.device(self.device).type == "cpu":
+            return summed_area_host(frames)
+        planes = torch.from_numpy(np.ascontiguousarray(frames)).to(self.device).permute(0, 3, 1, 2)
+        return summed_area(planes.contiguous())
+
+    def _stage1(self, resized_to, t: int, h: int, w: int):
+        """P-Net over the image pyramid; ``resized_to(size=(height, width))`` gives all frames at one scale."""
+        device = torch.device(self.device)
         scale = 12.0 / self.min_face
         all_boxes, all_scores, all_groups = [], [], []
         while min(h, w) * scale >= 12:
-            resized = F.interpolate(images, size=(int(h * scale + 1), int(w * scale + 1)), mode="area")
+            resized = resized_to(size=(int(h * scale + 1), int(w * scale + 1)))
             reg, prob = self.nets["pnet"](resized)
             mask = prob[:, 1] >= self.thresholds[0]
             idx = mask.nonzero()  # (n, 3): image, y, x
@@ -166,8 +180,8 @@ class FaceDetector:
                 all_groups.append(g[keep])
             scale *= self.factor
         if not all_boxes:
-            empty = torch.zeros(0, 4, device=images.device)
-            return empty, torch.zeros(0, device=images.device), torch.zeros(0, dtype=torch.long, device=images.device)
+            empty = torch.zeros(0, 4, device=device)
+            return empty, torch.zeros(0, device=device), torch.zeros(0, dtype=torch.long, device=device)
         boxes, scores, groups = torch.cat(all_boxes), torch.cat(all_scores), torch.cat(all_groups)
         keep = batched_nms(boxes, scores, groups, 0.7)
         return square(boxes[keep]), scores[keep], groups[keep]
