@@ -55,7 +55,7 @@ def test_the_face_recogniser_on_cuda_finds_the_same_face_and_reads_it_the_same()
 
 
 def test_the_cascade_box_arithmetic_on_cuda_gives_the_cpu_answers():
-    """Suppression and crops run on the device there (the summed-area crops are the GPU's default)."""
+    """Suppression, crops and the pyramid's levels run on the device there."""
     from test_face_cascade_ops import random_boxes
 
     from emoguide.recognition.face import cascade_ops
@@ -72,8 +72,13 @@ def test_the_cascade_box_arithmetic_on_cuda_gives_the_cpu_answers():
     boxes = torch.tensor([[100.0, 40, 260, 200], [-20, -20, 60, 90], [300, 200, 520, 420]])
     groups = torch.tensor([0, 1, 1])
     by_box = cascade_ops.crops_by_box(images, groups, boxes, 48)
-    on_gpu = cascade_ops.crops(cascade_ops.summed_area(planes.cuda()), groups.cuda(), boxes.cuda(), 48)
+    table = cascade_ops.summed_area(planes.cuda())
+    on_gpu = cascade_ops.crops(table, groups.cuda(), boxes.cuda(), 48)
     assert on_gpu.is_cuda and torch.allclose(on_gpu.cpu(), by_box, atol=1e-5, rtol=0)
+    host_table = cascade_ops.summed_area_host(smile_frames())
+    for size in ((101, 181), (13, 22), (1, 1)):  # P-Net's pyramid levels, read from the table on the device
+        level, on_host = cascade_ops.area_resized(table, size), cascade_ops.area_resized(host_table, size)
+        assert level.is_cuda and torch.allclose(level.cpu(), on_host, atol=1e-6, rtol=0)
 
 
 def test_the_expression_nets_in_float_agree_across_devices():

@@ -106,10 +106,12 @@ def test_pyramid_levels_from_the_summed_area_table_equal_area_resizes_of_the_flo
         expected = torch.nn.functional.interpolate(images, size=size, mode="area")
         assert level.dtype == torch.float32 and level.shape == expected.shape
         assert torch.allclose(level, expected, atol=1e-6, rtol=0), size
+        assert torch.equal(cascade_ops.area_resized(table, size, with_numpy=False), level)  # an accelerator's path
     assert torch.equal(cascade_ops.area_resized(table, (h, w)), images)  # bins of one pixel: the frames themselves
     # one bin of the whole frame: its sum passes float32's exact integers, so the mean is taken in float64
     exact = (planes.double().sum((2, 3)) - cascade_ops.PIXEL_MEAN * h * w) * cascade_ops.PIXEL_SCALE / (h * w)
-    assert torch.equal(cascade_ops.area_resized(table, (1, 1))[:, :, 0, 0], exact.float())
+    for with_numpy in (None, False):
+        assert torch.equal(cascade_ops.area_resized(table, (1, 1), with_numpy)[:, :, 0, 0], exact.float())
 
 
 def test_the_detector_finds_the_same_boxes_from_the_table_as_from_float_frames():

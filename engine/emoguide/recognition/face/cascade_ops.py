@@ -188,19 +188,23 @@ def summed_area_host(frames: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(table)
 
 
-def area_resized(table: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+def area_resized(table: torch.Tensor, size: tuple[int, int], with_numpy: bool | None = None) -> torch.Tensor:
     """The frames area-resized to ``size`` (height, width), in the cascade's input scale, read from their
     :func:`summed_area` table: ``F.interpolate(frames_as_input, size, mode="area")`` to float rounding.
 
     Each output pixel is one bin's exact integer sum: rows gathered at the row bins' edges, then columns
     at the column bins' edges (on a CPU table with ``np.take``: half the CPU of torch's gathers). The
     sums stay exact in float32 while a bin holds under 2**24 / 255 pixels, so the mean is rounded once.
+    ``with_numpy``: None reads a CPU table with numpy and any other with torch; False forces torch (the
+    tests run an accelerator's path on the CPU that way).
     """
     lo = torch.zeros(1, dtype=torch.long, device=table.device)
     (r0, r1), (c0, c1) = (tuple(edge[0] for edge in _bins(lo, lo + extent, bins))
                           for extent, bins in ((table.shape[2] - 1, size[0]), (table.shape[3] - 1, size[1])))
     wide = 255 * int((r1 - r0).max() * (c1 - c0).max()) >= 2**24  # a bin's sum no longer exact in float32
-    if table.device.type == "cpu":  # all in numpy: torch's two threads spin longer than these small steps take
+    if with_numpy is None:
+        with_numpy = table.device.type == "cpu"  # numpy: torch's two threads spin longer than these steps take
+    if with_numpy:
         host, (r0, r1, c0, c1) = table.numpy(), (edge.numpy() for edge in (r0, r1, c0, c1))
         rows = np.take(host, r1, axis=2) - np.take(host, r0, axis=2)
         sums = (np.take(rows, c1, axis=3) - np.take(rows, c0, axis=3)).astype(np.float64 if wide else np.float32)
