@@ -54,15 +54,22 @@ def test_generated_timeline_decodes_exactly_its_used_ranges(tmp_path):
     assert mine.audio_samples == pytest.approx(used_s * 16000, abs=4 * 2)
 
 
-def test_the_overlap_benchmark_runs_each_arm_as_named_and_restores_the_detector(tmp_path, capsys):
-    import bench_analyze
+def standin_timeline(tmp_path):
+    """A 2-clip timeline of 3 s of generated footage and the stand-in engine that reads its frame numbers,
+    for the A/B comparisons' plumbing."""
     from standin_engine import standin_engine
-
-    from emoguide.pipeline.windows import AnalysisSettings
 
     segment = _media.face_media(tmp_path, (320, 180), "libx264", 3.0, gop_s=2.0)
     path = _media.write_timeline(tmp_path / "t.otio", "smoke", _media.sub_range_clips(segment, 3.0, 2))
-    engine = standin_engine()
+    return path, standin_engine()
+
+
+def test_the_overlap_benchmark_runs_each_arm_as_named_and_restores_the_detector(tmp_path, capsys):
+    import bench_analyze
+
+    from emoguide.pipeline.windows import AnalysisSettings
+
+    path, engine = standin_timeline(tmp_path)
     face = engine.recognisers["face"]
     bench_analyze.ab_overlap(path, engine, AnalysisSettings(), tmp_path, rounds=2)
     out = capsys.readouterr().out
@@ -74,13 +81,10 @@ def test_the_overlap_benchmark_runs_each_arm_as_named_and_restores_the_detector(
 
 def test_the_half_rate_benchmark_runs_each_arm_at_its_detection_rate(tmp_path, capsys):
     import bench_analyze
-    from standin_engine import standin_engine
 
     from emoguide.pipeline.windows import AnalysisSettings
 
-    segment = _media.face_media(tmp_path, (320, 180), "libx264", 3.0, gop_s=2.0)
-    path = _media.write_timeline(tmp_path / "t.otio", "smoke", _media.sub_range_clips(segment, 3.0, 2))
-    engine = standin_engine()
+    path, engine = standin_timeline(tmp_path)
     bench_analyze.ab_half_fps(path, engine, AnalysisSettings(sample_fps=4.0), tmp_path, rounds=2)
     assert "2 fps ÷ 4 fps" in capsys.readouterr().out
     every = round(float(_media.RATE) / 4)
@@ -89,13 +93,10 @@ def test_the_half_rate_benchmark_runs_each_arm_at_its_detection_rate(tmp_path, c
 
 def test_the_table_benchmark_runs_one_arm_with_the_table_and_one_without_then_restores_it(tmp_path, capsys):
     import bench_analyze
-    from standin_engine import standin_engine
 
     from emoguide.pipeline.windows import AnalysisSettings
 
-    segment = _media.face_media(tmp_path, (320, 180), "libx264", 3.0, gop_s=2.0)
-    path = _media.write_timeline(tmp_path / "t.otio", "smoke", _media.sub_range_clips(segment, 3.0, 2))
-    engine = standin_engine()
+    path, engine = standin_timeline(tmp_path)
     face = engine.recognisers["face"]
     bench_analyze.ab_table(path, engine, AnalysisSettings(), tmp_path, rounds=2)
     assert "float frames ÷ table" in capsys.readouterr().out
