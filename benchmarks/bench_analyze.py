@@ -192,7 +192,9 @@ def ab_runs(path: Path, engine, arms: dict, work: Path, rounds: int, title: str)
 
     A shared VM's neighbours move identical runs by 10-20 % (CPU seconds too: caches and clocks are
     shared), so one run each cannot show a ~10 % change. Interleaving spreads slow spells over both
-    arms, and the minimum of each arm is the run least disturbed.
+    arms, and the minimum of each arm is the run least disturbed. The pairs (each round's two runs,
+    back to back) share their slow spells most: their ratios' median, and how often the first arm
+    won, pool across repeated A/Bs where the minima of a busier half hour would not.
     """
     import statistics
 
@@ -233,6 +235,10 @@ def ab_runs(path: Path, engine, arms: dict, work: Path, rounds: int, title: str)
           f"min CPU {min(c for _, c, _ in rb) / min(c for _, c, _ in ra):.2f}×, "
           f"median wall {statistics.median(w for w, _, _ in rb) / statistics.median(w for w, _, _ in ra):.2f}×, "
           f"median CPU {statistics.median(c for _, c, _ in rb) / statistics.median(c for _, c, _ in ra):.2f}×",
+          flush=True)
+    pairs = [wb / wa for (wa, _, _), (wb, _, _) in zip(ra, rb)]  # round by round: both arms ran back to back
+    print(f"   pairs (wall, {b} ÷ {a}, round by round): {' '.join(f'{r:.2f}' for r in pairs)}; "
+          f"median {statistics.median(pairs):.2f}×, {a} faster in {sum(r > 1 for r in pairs)} of {len(pairs)}",
           flush=True)
 
 

@@ -8,6 +8,7 @@ looped timeline, without timing anything.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -99,7 +100,11 @@ def test_the_table_benchmark_runs_one_arm_with_the_table_and_one_without_then_re
     path, engine = standin_timeline(tmp_path)
     face = engine.recognisers["face"]
     bench_analyze.ab_table(path, engine, AnalysisSettings(), tmp_path, rounds=2)
-    assert "float frames ÷ table" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "float frames ÷ table" in out
+    pairs = re.search(r"pairs \(wall, float frames ÷ table, round by round\): ([\d. ]+); median [\d.]+×, "
+                      r"table faster in ([012]) of 2", out)
+    assert pairs and len(pairs.group(1).split()) == 2  # one ratio a round
     assert face.from_table.count(True) == face.from_table.count(False) > 0  # half the chunks each way
     assert face.detector.from_table  # the shipped default again
 
