@@ -214,7 +214,7 @@ def ab_runs(path: Path, engine, arms: dict, work: Path, rounds: int, title: str)
                 face.detect_arrived = lambda *args: None
             from_table = kwargs.pop("detector_from_table", None)
             if from_table is not None:
-                face.detector.from_table = from_table
+                from_table, face.detector.from_table = face.detector.from_table, from_table  # keep the setting
             try:
                 with _common.Timer() as t:
                     analyze_timeline(timeline, base_dir=path.resolve().parent, engine=engine, cache=cache, **kwargs)
@@ -222,7 +222,7 @@ def ab_runs(path: Path, engine, arms: dict, work: Path, rounds: int, title: str)
                 if not early and face is not None:
                     del face.detect_arrived
                 if from_table is not None:
-                    face.detector.from_table = True  # the shipped default
+                    face.detector.from_table = from_table
             runs[arm].append((t.s, t.cpu, t.steal))
     print(f"-- {path.name}: {title}, {rounds} interleaved rounds (wall s / CPU s / stolen s)")
     for arm, r in runs.items():

@@ -198,26 +198,31 @@ def area_resized(table: torch.Tensor, size: tuple[int, int], with_numpy: bool | 
     ``with_numpy``: None reads a CPU table with numpy and any other with torch; False forces torch (the
     tests run an accelerator's path on the CPU that way).
     """
-    lo = torch.zeros(1, dtype=torch.long, device=table.device)
-    (r0, r1), (c0, c1) = (tuple(edge[0] for edge in _bins(lo, lo + extent, bins))
-                          for extent, bins in ((table.shape[2] - 1, size[0]), (table.shape[3] - 1, size[1])))
-    wide = 255 * int((r1 - r0).max() * (c1 - c0).max()) >= 2**24  # a bin's sum no longer exact in float32
+    def edges(extent: int, bins: int) -> tuple[torch.Tensor, torch.Tensor]:
+        lo = torch.zeros(1, dtype=torch.long)  # on the host: a few hundred integers, no device round trip
+        start, end = _bins(lo, lo + extent, bins)
+        return start[0], end[0]
+
+    (r0, r1), (c0, c1) = edges(table.shape[2] - 1, size[0]), edges(table.shape[3] - 1, size[1])
+    n_bin = (r1 - r0)[:, None] * (c1 - c0)[None, :]
+    wide = 255 * int(n_bin.max()) >= 2**24  # a bin's sum no longer exact in float32
     if with_numpy is None:
         with_numpy = table.device.type == "cpu"  # numpy: torch's two threads spin longer than these steps take
     if with_numpy:
-        host, (r0, r1, c0, c1) = table.numpy(), (edge.numpy() for edge in (r0, r1, c0, c1))
-        rows = np.take(host, r1, axis=2) - np.take(host, r0, axis=2)
-        sums = (np.take(rows, c1, axis=3) - np.take(rows, c0, axis=3)).astype(np.float64 if wide else np.float32)
-        n_bin = ((r1 - r0)[:, None] * (c1 - c0)[None, :]).astype(sums.dtype)
-        sums -= PIXEL_MEAN * n_bin
+        host = table.numpy()
+        rows = np.take(host, r1.numpy(), axis=2) - np.take(host, r0.numpy(), axis=2)
+        sums = (np.take(rows, c1.numpy(), axis=3) - np.take(rows, c0.numpy(), axis=3))
+        sums = sums.astype(np.float64 if wide else np.float32)
+        n = n_bin.numpy().astype(sums.dtype)
+        sums -= PIXEL_MEAN * n
         sums *= PIXEL_SCALE
-        sums /= n_bin
+        sums /= n
         return torch.from_numpy(sums).float()
+    r0, r1, c0, c1 = (edge.to(table.device) for edge in (r0, r1, c0, c1))
     rows = table.index_select(2, r1) - table.index_select(2, r0)
     sums = rows.index_select(3, c1) - rows.index_select(3, c0)
-    exact = torch.float64 if wide else torch.float32
-    n_bin = ((r1 - r0)[:, None] * (c1 - c0)[None, :]).to(exact)
-    return sums.to(exact).sub_(PIXEL_MEAN * n_bin).mul_(PIXEL_SCALE).div_(n_bin).float()
+    n = n_bin.to(table.device, torch.float64 if wide else torch.float32)
+    return sums.to(n.dtype).sub_(PIXEL_MEAN * n).mul_(PIXEL_SCALE).div_(n).float()
 
 
 def _bins(lo: torch.Tensor, extent: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor]:
