@@ -77,10 +77,19 @@ class GatedFusionNet(nn.Module):
         self.sharp_a = nn.Parameter(torch.tensor(1.0))
         self.sharp_b = nn.Parameter(torch.tensor(0.5))
 
+    def calibrated(self, logp: torch.Tensor) -> torch.Tensor:
+        """(N, M, 7) each modality's calibrated logits ``z_m`` from its log-probabilities (N, M, 7).
+
+        Training also scores each ``z_m`` on its own (``FitConfig.aux_weight``): with one modality
+        present the fused answer *is* that modality's ``z_m``, so it must classify alone, not only
+        complement the others.
+        """
+        return torch.einsum("nmc,mdc->nmd", logp, self.calib_w) + self.calib_b
+
     def forward(self, P: torch.Tensor, mask: torch.Tensor, rel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(logits (N, 7), contributions (N, M))``; rows with nothing present get zero logits and weights."""
         feats = gate_features(P, mask, rel)
-        z = torch.einsum("nmc,mdc->nmd", feats[..., :NUM_CLASSES], self.calib_w) + self.calib_b
+        z = self.calibrated(feats[..., :NUM_CLASSES])
         h = torch.tanh(torch.einsum("nmd,mdh->nmh", feats, self.gate_w1) + self.gate_b1)
         score = (h * self.gate_w2).sum(-1) + self.gate_b2
         present = mask > 0

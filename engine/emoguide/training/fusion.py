@@ -111,13 +111,15 @@ def train(data_dir: Path = DEFAULT_DATA, n_pairs: int = N_TRAIN_PAIRS, seed: int
     train_pools, _, recognisers = fusion_pools(data_dir, recognisers)
     pairs, _ = make_pairs(train_pools, n_pairs, seed)
     t0 = time.time()
-    net = fit("learned", pairs, train_pools, FitConfig(seed=seed))
+    cfg = FitConfig(seed=seed)
+    net = fit("learned", pairs, train_pools, cfg)
     log.info("fusion trained on %d pairs in %.1fs", n_pairs, time.time() - t0)
     out = out or WEIGHTS_DIR / WEIGHTS_FILE
     blob = {
         "state_dict": {k: v.detach().clone() for k, v in net.state_dict().items()},
         "config": {"hidden": net.hidden},
         "meta": {"n_pairs": n_pairs, "seed": seed, "date": time.strftime("%Y-%m-%d"),
+                 "recipe": {"aux_weight": cfg.aux_weight, "identity_pull": cfg.identity_pull},
                  "recognisers": {m: r.spec.version for m, r in recognisers.items()},
                  "pools": {m: f"{p.split} (n={len(p.y)})" for m, p in train_pools.items()}},
     }

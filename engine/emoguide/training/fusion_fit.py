@@ -29,6 +29,14 @@ class FitConfig:
     lr: float = 1e-2
     weight_decay: float = 1e-4
     seed: int = 0
+    # The next two apply to the learned fusion only (the baselines have no per-modality
+    # calibration); both chosen by emoguide.training.fusion_select on fusion-train folds.
+    #: weight of each present modality's own calibrated logits scored alone (see
+    #: ``GatedFusionNet.calibrated``); 0 trains on the fused answer only
+    aux_weight: float = 1.0
+    #: pull on the calibrations toward "no change" (W = I, b = 0): the voice pool has 240 clips of
+    #: 4 actors, and a free 7×7 map learns their confusions; 0 leaves them free
+    identity_pull: float = 0.1
 
 
 def new_net(kind: str) -> nn.Module:
@@ -64,11 +72,23 @@ def fit(kind: str, pairs: PairSet, pools: dict[str, Pool], cfg: FitConfig = FitC
             out = net(P[b], M[b], R[b])
             logits = out[0] if isinstance(out, tuple) else out
             loss = loss_fn(logits, Y[b])
+            if cfg.aux_weight and hasattr(net, "calibrated"):
+                loss = loss + cfg.aux_weight * _alone_loss(net, P[b], M[b], Y[b])
+            if cfg.identity_pull and hasattr(net, "calib_w"):
+                eye = torch.eye(net.calib_w.shape[-1])
+                loss = loss + cfg.identity_pull * (((net.calib_w - eye) ** 2).sum() + (net.calib_b ** 2).sum())
             opt.zero_grad()
             loss.backward()
             opt.step()
         sched.step()
     return net.eval()
+
+
+def _alone_loss(net: nn.Module, P: torch.Tensor, mask: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of each present modality's calibrated logits on their own, averaged over them."""
+    z = net.calibrated(torch.log(P.clamp_min(1e-6)))
+    present = mask > 0
+    return nn.functional.cross_entropy(z[present], y.unsqueeze(1).expand_as(mask)[present])
 
 
 def net_probs(net: nn.Module, ps: PairSet) -> np.ndarray:
