@@ -106,9 +106,10 @@ methods caught up (2026-12-04: 86.7 % all present, 72.9 % random missing, agains
 (68.9 % against 76.0 %): its free 7×7 calibrations had learned the confusions of the four
 fusion-train actors. Since 2026-12-06 each calibration is also trained to classify on its own and
 held near "no change" (the loss below; chosen on fusion-train folds, never on fusion-test). The
-price: a lone face reads about 2 points worse than with the recipe before (54.6 %), still above its
-recogniser alone ("face only" in the table below). Every method in the tables is trained once (seed 0); the spread across seeds was not
-measured there, so a gap under a point is not a ranking.
+price: a lone face reads about 2 points worse than with the recipe before (54.6 %), still above the
+face recogniser alone (the table's "face only": learned vs late, which is the recogniser alone).
+Every method in the tables is trained once (seed 0); the spread across seeds was not measured
+there, so a gap under a point is not a ranking.
 
 ## Data: paired by label across corpora (stated plainly)
 No corpus here has a face, a voice and words of the same person at the same moment. A training
