@@ -229,15 +229,18 @@ def test_key_frames_detected_while_the_chunk_arrives_give_exactly_the_same_readi
         face.analyze_frames(frames, times, detect_every=3, detections=early[:3])
 
 
-def test_the_mirror_setting_is_part_of_the_version_that_keys_caches(monkeypatch):
-    """Turning the mirror pass on or off changes every reading: cached results and fusion.md must see it."""
-    from emoguide.recognition.face import recogniser
+def test_the_mirror_setting_and_the_framing_are_part_of_the_version_that_keys_caches(monkeypatch):
+    """The mirror pass and the crop's framing change every reading: cached results and fusion.md must see them."""
+    from emoguide.recognition.face import expression, recogniser
 
+    monkeypatch.setattr(expression, "BOX_EXPAND", 0.15)  # the framing of every version before 2026-12-06
     monkeypatch.setattr(recogniser, "MIRROR_TTA", False)
     without = FaceRecogniser.load("cpu").spec.version
     monkeypatch.setattr(recogniser, "MIRROR_TTA", True)
     with_mirror = FaceRecogniser.load("cpu").spec.version
     assert without == with_mirror + "+nomirror"
+    monkeypatch.setattr(expression, "BOX_EXPAND", -0.05)
+    assert FaceRecogniser.load("cpu").spec.version == with_mirror + "+box-0.05"
 
 
 def test_crops_leaving_the_frame_are_edge_padded_exactly_as_clamped_indices():

@@ -281,3 +281,35 @@ def test_combined_files_are_gzipped_and_read_back_the_same(tmp_path):
         back = load_weights(path)
         assert back["name"] == "x" and torch.equal(back["w"], blob["w"])
     assert save_weights(blob, tmp_path / "again.pt", compress=True).read_bytes() == packed.read_bytes()  # deterministic
+
+
+def test_face_framing_measures_each_expansion_on_the_central_face_and_restores_the_shipped_one():
+    """The framing study (training/face_framing.py) crops the box nearest the centre at each expansion."""
+    from types import SimpleNamespace
+
+    from emoguide.recognition.face import expression
+    from emoguide.training import face_framing
+
+    images = np.tile(np.arange(48, dtype=np.uint8)[None, None, :] * 5, (4, 48, 1))  # a ramp left to right
+    frames = face_framing.mirrored_frames(images)
+    assert frames.shape == (4, 144, 144, 3)
+    inner = frames[0, 24:120, 24:120, 0]
+    assert np.array_equal(frames[0, 24:120, 23, 0], inner[:, 1])  # mirrored past the border, not a flat wall
+    centre, corner = np.array([[40, 40, 104, 104]], np.float32), np.array([[0, 0, 30, 30]], np.float32)
+    detector = SimpleNamespace(detect=lambda batch: [(np.concatenate([corner, centre]), np.array([0.99, 0.9]))
+                                                     for _ in batch])
+    seen = []
+
+    def classify_crops(crops):  # "right" only when the crop is tighter than the box: its edges are inside
+        seen.append(crops)
+        tight = crops[:, :, 0].mean() > frames[0, 40:104, 40, 0].mean() / 255 - 1e-6
+        probs = np.zeros((len(crops), 7), np.float32)
+        probs[:, 0 if tight else 1] = 1
+        return probs
+
+    shipped = expression.BOX_EXPAND
+    results = face_framing.accuracy_by_expansion(SimpleNamespace(detector=detector, classify_crops=classify_crops),
+                                                 images, np.zeros(4, int), expansions=(-0.1, 0.1))
+    assert expression.BOX_EXPAND == shipped
+    assert results == {None: 1.0, -0.1: 1.0, 0.1: 0.0}
+    assert all(c.shape == (4, 48, 48) for c in seen)

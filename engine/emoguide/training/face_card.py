@@ -116,7 +116,11 @@ sha256 `{sha256_of(weights)[:16]}…` (full value in `checksums.json`, verified 
 
 Face **detection** is not trained here: a three-stage cascade (Zhang et al. 2016) written in
 `recognition/face/detector.py`, loading the MTCNN weights shipped in the `facenet-pytorch==2.6.0`
-wheel (MIT), installed without its dependencies.
+wheel (MIT), installed without its dependencies. In a video the nets read a crop cut around the
+detector's box, squared and shrunk by 5 % per side (`expression.BOX_EXPAND` = -0.05), so that the face
+fills it as FER2013's faces fill theirs. Chosen on PublicTest through the detector
+(`python -m emoguide.training.face_framing`): 69.3 % of the detected faces read right, against 60.7 %
+with the +0.15 used until 2026-12-06. The results table below is for FER2013's own crops.
 
 ## Data and split
 - FER2013 (Goodfellow et al. 2013, Kaggle challenge data; **research use**: these weights inherit

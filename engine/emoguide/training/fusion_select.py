@@ -20,7 +20,11 @@ rule by 0.6 points. That run also showed every trained method reading a lone voi
 the voice recogniser itself (late fusion's "voice only" is the recogniser: 0.68 vs 0.60-0.62):
 the free 7×7 calibrations learn the confusions of a few actors. The identity-pull candidates were
 added then, on these folds only; fusion-test was not read for any of it. "alone 1.0, near-I 0.1"
-has the best score (0.725 vs 0.702) and ships; its neighbours (0.03, 0.3, alone 0.5) score 0.721-0.722.
+had the best score (0.725 vs 0.702) and ships; its neighbours (0.03, 0.3, alone 0.5) scored 0.721-0.722.
+The same day the face crop's framing changed (``expression.BOX_EXPAND`` +0.15 → -0.05, which moves
+every face reading), so the run was repeated on the new face predictions: the same winner, 0.760 vs
+0.740 (the table in ``weights/fusion_selection.txt``). A pull scaled per modality by 1/pool size,
+tried on the old predictions, scored 0.728: under the margin, not taken.
 """
 
 from __future__ import annotations

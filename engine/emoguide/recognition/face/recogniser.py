@@ -17,7 +17,7 @@ from emoguide.labels import NUM_CLASSES
 from emoguide.recognition.base import ModalityResult, Recogniser, RecogniserSpec, register, verified_weights, sha256_of
 from emoguide.recognition.batch_shapes import pad_rows
 from emoguide.recognition.face.detector import FaceDetector
-from emoguide.recognition.face.expression import MIRROR_TTA, crop_faces, load_expression_net
+from emoguide.recognition.face.expression import MIRROR_TTA, crop_faces, framing_tag, load_expression_net
 from emoguide.recognition.face import expression_gate
 from emoguide.recognition.face.spotting import BriefExpression, spot_brief_expressions
 from emoguide.recognition.face.tracker import frame_boxes, link_tracks
@@ -70,8 +70,9 @@ class FaceRecogniser(Recogniser):
 
         device = pick_device(device)
         path = verified_weights("face_expression.pt")
-        # the mirror setting changes every reading, so it is part of the version (cache keys, fusion.md)
-        version = sha256_of(path)[:12] + ("" if MIRROR_TTA else "+nomirror")
+        # the mirror setting and the crop's framing change every reading, so they are part of the version
+        # (cache keys, fusion.md); the framing only where it is not the +0.15 of the versions before it
+        version = sha256_of(path)[:12] + ("" if MIRROR_TTA else "+nomirror") + framing_tag()
         return cls(FaceDetector(device), load_expression_net(device), version, device)
 
     def predict(self, batch) -> ModalityResult:
