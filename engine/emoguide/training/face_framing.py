@@ -55,15 +55,10 @@ def accuracy_by_expansion(face, images: np.ndarray, labels: np.ndarray, expansio
     frames = mirrored_frames(images)
     boxes = central_boxes(face.detector, frames)
     idx = np.flatnonzero(~np.isnan(boxes[:, 0]))
-    shipped = expression.BOX_EXPAND
     results: dict = {None: len(idx) / len(images)}
-    try:
-        for ex in expansions:
-            expression.BOX_EXPAND = ex
-            probs = face.classify_crops(expression.crop_faces(frames, idx, boxes[idx]))
-            results[ex] = float(np.mean(probs.argmax(1) == labels[idx]))
-    finally:
-        expression.BOX_EXPAND = shipped
+    for ex in expansions:
+        probs = face.classify_crops(expression.crop_faces(frames, idx, boxes[idx], expand=ex))
+        results[ex] = float(np.mean(probs.argmax(1) == labels[idx]))
     return results
 
 

@@ -51,7 +51,7 @@ def how_it_compares(results: list) -> str:
 SELECTION_FILE = WEIGHTS_DIR / "fusion_selection.txt"
 
 
-def selection_section(recipe: dict) -> str:
+def selection_section() -> str:
     """How the training recipe was chosen, from the saved output of the selection run (if there is one)."""
     if not SELECTION_FILE.is_file():
         return ""
@@ -139,7 +139,7 @@ modality's calibrated logits on their own (with one modality present the fused a
 modality's calibrated logits), plus {recipe.get('identity_pull', 0)} × the squared distance of each 7×7
 calibration from "no change" (W = I, b = 0), so that it cannot learn the confusions of the four
 fusion-train actors. AdamW, learning rate 0.01 (cosine), 60 epochs, batch 128.
-{selection_section(recipe)}
+{selection_section()}
 Licences: FER2013 research use, RAVDESS CC BY-NC-SA 4.0, MELD GPL-3.0; these weights inherit
 the most restrictive (non-commercial, share-alike).
 

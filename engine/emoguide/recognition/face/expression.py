@@ -52,20 +52,22 @@ class ExpressionNet(nn.Module):
         return self.head(self.features((x - 0.5) / 0.25))
 
 
-def crop_faces(frames: np.ndarray, frame_index: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+def crop_faces(frames: np.ndarray, frame_index: np.ndarray, boxes: np.ndarray,
+               expand: float | None = None) -> np.ndarray:
     """Grey 48×48 crops (N, 48, 48) float32 0..1 for ``boxes`` (N, 4) in pixel x1,y1,x2,y2 of ``frames[frame_index]``.
 
-    The box is squared around its centre and grown by :data:`BOX_EXPAND` per side (a little
-    shrunk, as shipped) to match FER2013's framing; areas outside the frame are edge-padded.
+    The box is squared around its centre and grown by ``expand`` per side (default :data:`BOX_EXPAND`,
+    a little shrunk as shipped) to match FER2013's framing; areas outside the frame are edge-padded.
     """
     from PIL import Image
 
+    expand = BOX_EXPAND if expand is None else expand
     out = np.zeros((len(boxes), INPUT_SIZE, INPUT_SIZE), np.float32)
     for i, (fi, box) in enumerate(zip(frame_index, boxes)):
         img = frames[int(fi)]
         x1, y1, x2, y2 = box
         cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-        side = max(x2 - x1, y2 - y1) * (1 + 2 * BOX_EXPAND)
+        side = max(x2 - x1, y2 - y1) * (1 + 2 * expand)
         left, top = int(round(cx - side / 2)), int(round(cy - side / 2))
         size = max(2, int(round(side)))
         crop = _grey_crop(img, top, left, size)
